@@ -1,0 +1,628 @@
+/*
+ * fsguard.c -- the command-line tool: a thin consumer of libfsguard over two
+ * directories (the user and backup partitions). It parses options, prints
+ * the library's events for people (--json for machines) and maps the result
+ * to fsck-style exit codes.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "fsguard.h"
+#include "fsguard_posix.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    EXIT_CLEAN = 0,
+    EXIT_FIXED = 1,
+    EXIT_UNFIXED = 4,
+    EXIT_OPERATIONAL = 8,
+    EXIT_USAGE = 16
+};
+
+static const char usage_main[] =
+    "Usage: fsguard COMMAND [OPTIONS]\n"
+    "\n"
+    "Keeps the protected files of a device's user partition (/usr) intact,\n"
+    "restoring them from the read-only backup partition (/bak), in QuecPython's\n"
+    "checksum.json / backup_restore.json formats.\n"
+    "\n"
+    "Commands:\n"
+    "  boot     check every protected file and restore the damaged ones\n"
+    "  verify   the same check, writing nothing; reports what boot would do\n"
+    "  calc     record the hash of a legitimately edited protected file\n"
+    "\n"
+    "Run 'fsguard COMMAND --help' for a command's options.\n"
+    "Options: --help, --version.\n"
+    "\n"
+    "Exit codes: 0 nothing needed fixing, 1 damage found and all repaired,\n"
+    "4 damage left unrepaired, 8 operational error, 16 usage error.\n";
+
+static const char usage_partitions[] =
+    "Partitions:\n"
+    "  --usr DIR     the user partition (what the device mounts at /usr)\n"
+    "  --bak DIR     the backup partition (what the device mounts at /bak);\n"
+    "                it is only ever read\n"
+    "  --root DIR    the same as --usr DIR/usr --bak DIR/bak\n";
+
+static const char usage_boot[] =
+    "Usage: fsguard boot (--root DIR | --usr DIR --bak DIR) [--json]\n"
+    "\n"
+    "The boot-time check. If DIR/bak/backup_restore.json enables the feature,\n"
+    "every file listed in the user checksum.json is hashed; a missing, damaged\n"
+    "or non-regular one is restored from its backup copy, but only if that copy\n"
+    "matches the backup checksum.json. A missing user checksum.json is copied\n"
+    "from the backup, an invalid one rebuilt from it. Every change is written to\n"
+    "a temporary file, synced and renamed into place. A clean boot writes nothing.\n"
+    "\n"
+    "Prints one line per file that needed attention and a summary; --json\n"
+    "prints one JSON report (every file with name, status ok|restored|failed,\n"
+    "reason and hash) instead.\n"
+    "\n";
+
+static const char usage_verify[] =
+    "Usage: fsguard verify (--root DIR | --usr DIR --bak DIR) [--json]\n"
+    "\n"
+    "Runs the boot check without writing anything at all and reports what boot\n"
+    "would do: files it would restore (status would_restore in --json), files it\n"
+    "could not restore, and what it would do to checksum.json. The exit code is\n"
+    "the one boot would return.\n"
+    "\n";
+
+static const char usage_calc[] =
+    "Usage: fsguard calc (--root DIR | --usr DIR --bak DIR) /usr/PATH\n"
+    "\n"
+    "QuecPython's file_crc32.calc('/usr/PATH'): after a legitimate edit of a\n"
+    "protected file, hashes it, records the hash in the user checksum.json\n"
+    "(atomically, only if it changed) and prints it as stored (\"0x1c291ca3\").\n"
+    "A file that is not listed in checksum.json, or does not exist, is an error\n"
+    "and changes nothing.\n"
+    "\n";
+
+static const char usage_common[] =
+    "  --json        print one JSON report on stdout\n"
+    "  --help        this text\n";
+
+struct opts {
+    const char *cmd;
+    const char *usr, *bak, *root;
+    const char *name;   /* calc's argument */
+    int json;
+    char usr_buf[4096], bak_buf[4096];
+};
+
+/* Prints s with control characters escaped: names come from files that may
+ * be hostile, and must not drive the terminal. */
+static void put_safe(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+}
+
+static void err_msg(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("fsguard: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* ---- reporting ---- */
+
+struct printer {
+    const struct opts *o;
+    int dry;
+    unsigned long nfiles;       /* files printed so far (JSON comma) */
+    cJSON *entries, *temps;     /* gathered for the JSON report */
+};
+
+static const char *problem_text(int problem)
+{
+    switch (problem) {
+    case FSG_PROBLEM_MISSING: return "missing";
+    case FSG_PROBLEM_MISMATCH: return "content differs from checksum.json";
+    case FSG_PROBLEM_NOT_REGULAR: return "not a regular file";
+    case FSG_PROBLEM_UNREADABLE: return "unreadable";
+    case FSG_PROBLEM_UNSAFE_PATH: return "a parent directory is a link or not a directory";
+    default: return "ok";
+    }
+}
+
+static const char *failure_text(int failure)
+{
+    switch (failure) {
+    case FSG_FAILURE_NO_ENTRY: return "the backup checksum.json has no entry for it";
+    case FSG_FAILURE_BAK_MISSING: return "its backup copy is missing";
+    case FSG_FAILURE_BAK_DAMAGED: return "its backup copy is damaged (fails its hash)";
+    case FSG_FAILURE_BAK_UNREADABLE: return "its backup copy is unreadable";
+    case FSG_FAILURE_BLOCKED: return "a directory or link stands in the way";
+    case FSG_FAILURE_WRITE: return "writing the user partition failed";
+    default: return "";
+    }
+}
+
+static const char *status_text(int status, int dry)
+{
+    switch (status) {
+    case FSG_STATUS_OK: return "ok";
+    case FSG_STATUS_RESTORED: return dry ? "would_restore" : "restored";
+    default: return "failed";
+    }
+}
+
+/* One sentence saying why a file needed attention. */
+static void file_reason(const struct fsg_event *ev, char *out, size_t size)
+{
+    char a[FSG_HASH_STRLEN], e[FSG_HASH_STRLEN];
+    int n;
+
+    if (ev->problem == FSG_PROBLEM_MISMATCH)
+        n = snprintf(out, size, "%s (crc32 %s, expected %s)", problem_text(ev->problem),
+                     fsg_hash_format(ev->actual, a), fsg_hash_format(ev->expected, e));
+    else if (ev->problem == FSG_PROBLEM_UNREADABLE || ev->problem == FSG_PROBLEM_UNSAFE_PATH)
+        n = snprintf(out, size, "%s (%s)", problem_text(ev->problem), fsg_strerror(ev->error));
+    else
+        n = snprintf(out, size, "%s", problem_text(ev->problem));
+    if (n < 0 || (size_t)n >= size)
+        return;
+    if (ev->hash_only)
+        snprintf(out + n, size - (size_t)n, "; it is the factory copy: hash entry corrected");
+    else if (ev->status == FSG_STATUS_FAILED && ev->error != 0 &&
+             ev->failure != FSG_FAILURE_BAK_MISSING && ev->failure != FSG_FAILURE_BAK_DAMAGED)
+        snprintf(out + n, size - (size_t)n, "; not restored: %s (%s)",
+                 failure_text(ev->failure), fsg_strerror(ev->error));
+    else if (ev->status == FSG_STATUS_FAILED)
+        snprintf(out + n, size - (size_t)n, "; not restored: %s", failure_text(ev->failure));
+    if (ev->entry_added) {
+        size_t k = strlen(out);
+        snprintf(out + k, size - k, "%sentry put back from the backup checksum.json",
+                 k > 0 ? "; " : "");
+    }
+}
+
+static const char *dir_of(const struct opts *o, int source)
+{
+    return source == FSG_SOURCE_BAK ? o->bak : o->usr;
+}
+
+static void on_event(void *ctx, const struct fsg_event *ev)
+{
+    struct printer *pr = ctx;
+    const struct opts *o = pr->o;
+    char reason[512];
+    char h[FSG_HASH_STRLEN], x[FSG_HASH_STRLEN];
+
+    if (ev->kind == FSG_EVENT_ENTRY) {
+        fprintf(stderr, "fsguard: ");
+        put_safe(stderr, dir_of(o, ev->source));
+        fprintf(stderr, "/checksum.json: entry %lu", ev->index);
+        if (ev->name != NULL) {
+            fputs(" (\"", stderr);
+            put_safe(stderr, ev->name);
+            fputs("\")", stderr);
+        }
+        fprintf(stderr, ": %s; skipped\n", fsg_defect_str(ev->defect));
+        if (o->json) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "manifest", ev->source == FSG_SOURCE_BAK ? "bak" : "usr");
+            cJSON_AddNumberToObject(e, "index", (double)ev->index);
+            if (ev->name != NULL)
+                cJSON_AddStringToObject(e, "name", ev->name);
+            else
+                cJSON_AddNullToObject(e, "name");
+            cJSON_AddStringToObject(e, "reason", fsg_defect_str(ev->defect));
+            cJSON_AddItemToArray(pr->entries, e);
+        }
+        return;
+    }
+    if (ev->kind == FSG_EVENT_TEMP) {
+        if (o->json) {
+            cJSON_AddItemToArray(pr->temps, cJSON_CreateString(ev->name));
+        } else {
+            printf("%s  ", pr->dry ? "would remove" : "removed");
+            put_safe(stdout, o->usr);
+            putchar('/');
+            put_safe(stdout, ev->name);
+            printf(": temporary file left by an interrupted run\n");
+        }
+        return;
+    }
+
+    /* FSG_EVENT_FILE */
+    reason[0] = '\0';
+    if (ev->status != FSG_STATUS_OK || ev->entry_added)
+        file_reason(ev, reason, sizeof reason);
+    if (o->json) {
+        cJSON *f = cJSON_CreateObject();
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", o->usr, ev->name + 5);
+        cJSON_AddStringToObject(f, "name", ev->name);
+        cJSON_AddStringToObject(f, "path", path);
+        cJSON_AddStringToObject(f, "status", status_text(ev->status, pr->dry));
+        if (reason[0] != '\0')
+            cJSON_AddStringToObject(f, "reason", reason);
+        else
+            cJSON_AddNullToObject(f, "reason");
+        cJSON_AddStringToObject(f, "crc32", fsg_hash_format(ev->recorded, h));
+        if (ev->has_actual)
+            cJSON_AddStringToObject(f, "found", fsg_hash_format(ev->actual, x));
+        else
+            cJSON_AddNullToObject(f, "found");
+        char *s = cJSON_PrintUnformatted(f);
+        printf("%s\n    %s", pr->nfiles == 0 ? "" : ",", s != NULL ? s : "null");
+        cJSON_free(s);
+        cJSON_Delete(f);
+        pr->nfiles++;
+        return;
+    }
+    if (ev->status == FSG_STATUS_OK && !ev->entry_added)
+        return;
+    const char *label = ev->status == FSG_STATUS_FAILED ? "FAILED  "
+                        : ev->status == FSG_STATUS_OK    ? "ok      "
+                        : pr->dry                         ? "would restore"
+                                                          : "restored";
+    printf("%s  ", label);
+    put_safe(stdout, o->usr);
+    putchar('/');
+    put_safe(stdout, ev->name + 5);
+    printf(": %s\n", reason);
+}
+
+static const char *feature_text(int feature)
+{
+    switch (feature) {
+    case FSG_FEATURE_ENABLED: return "enabled";
+    case FSG_FEATURE_DISABLED: return "disabled";
+    case FSG_FEATURE_NO_SWITCH: return "no_switch";
+    default: return "bad_switch";
+    }
+}
+
+static const char *manifest_text(int action)
+{
+    switch (action) {
+    case FSG_MANIFEST_CREATED: return "created";
+    case FSG_MANIFEST_REBUILT: return "rebuilt";
+    case FSG_MANIFEST_UPDATED: return "updated";
+    default: return "unchanged";
+    }
+}
+
+/* Describes why the user checksum.json was rebuilt. */
+static void usr_manifest_reason(const struct fsg_report *r, char *out, size_t size)
+{
+    if (r->usr_manifest_error == FSG_ERR_CORRUPT)
+        snprintf(out, size, "not a valid JSON array (broken at byte %llu)",
+                 (unsigned long long)r->usr_manifest_offset);
+    else
+        snprintf(out, size, "unreadable (%s)", fsg_strerror(r->usr_manifest_error));
+}
+
+static void print_summary(const struct printer *pr, const struct fsg_report *r, int code)
+{
+    const struct opts *o = pr->o;
+    char why[256];
+
+    if (r->feature != FSG_FEATURE_ENABLED) {
+        printf("fsguard %s: backup/restore is off: ", o->cmd);
+        put_safe(stdout, o->bak);
+        if (r->feature == FSG_FEATURE_NO_SWITCH)
+            printf("/backup_restore.json does not exist");
+        else if (r->feature == FSG_FEATURE_DISABLED)
+            printf("/backup_restore.json sets \"enable\" to 0");
+        else if (r->feature_error == FSG_ERR_CORRUPT)
+            printf("/backup_restore.json has no usable \"enable\" (it must be a JSON object "
+                   "like {\"enable\": 1})");
+        else
+            printf("/backup_restore.json is unreadable (%s)", fsg_strerror(r->feature_error));
+        printf("; nothing checked, nothing changed\n");
+        return;
+    }
+    if (r->manifest != FSG_MANIFEST_UNCHANGED) {
+        const char *verb = pr->dry ? "would be " : "";
+        put_safe(stdout, o->usr);
+        if (r->manifest == FSG_MANIFEST_CREATED) {
+            printf("/checksum.json: missing; %scopied from ", verb);
+            put_safe(stdout, o->bak);
+            printf("/checksum.json\n");
+        } else if (r->manifest == FSG_MANIFEST_REBUILT) {
+            usr_manifest_reason(r, why, sizeof why);
+            printf("/checksum.json: %s; %srebuilt from ", why, verb);
+            put_safe(stdout, o->bak);
+            printf("/checksum.json\n");
+        } else {
+            printf("/checksum.json: %supdated with the new hashes\n", verb);
+        }
+    }
+    printf("fsguard %s: %lu files checked: %lu ok, %lu %s, %lu failed", o->cmd, r->files,
+           r->ok, r->restored, pr->dry ? "would be restored" : "restored", r->failed);
+    if (r->bad_entries > 0)
+        printf(", %lu bad checksum.json entries skipped", r->bad_entries);
+    printf(" (exit %d)\n", code);
+}
+
+static void print_json_tail(struct printer *pr, const struct fsg_report *r, int code)
+{
+    char why[256];
+    cJSON *t = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(t, "feature", feature_text(r->feature));
+    cJSON *m = cJSON_AddObjectToObject(t, "checksum_json");
+    cJSON_AddStringToObject(m, "action", manifest_text(r->manifest));
+    cJSON_AddBoolToObject(m, "written", r->manifest_written);
+    if (r->manifest == FSG_MANIFEST_REBUILT) {
+        usr_manifest_reason(r, why, sizeof why);
+        cJSON_AddStringToObject(m, "reason", why);
+    } else if (r->manifest == FSG_MANIFEST_CREATED) {
+        cJSON_AddStringToObject(m, "reason", "missing");
+    } else {
+        cJSON_AddNullToObject(m, "reason");
+    }
+    cJSON_AddItemToObject(t, "invalid_entries", pr->entries);
+    cJSON_AddItemToObject(t, "temporary_files_removed", pr->temps);
+    pr->entries = pr->temps = NULL;
+    cJSON *n = cJSON_AddObjectToObject(t, "totals");
+    cJSON_AddNumberToObject(n, "checked", (double)r->files);
+    cJSON_AddNumberToObject(n, "ok", (double)r->ok);
+    cJSON_AddNumberToObject(n, pr->dry ? "would_restore" : "restored", (double)r->restored);
+    cJSON_AddNumberToObject(n, "failed", (double)r->failed);
+    cJSON_AddNumberToObject(n, "entries_put_back", (double)r->entries_added);
+    cJSON_AddNumberToObject(n, "invalid_entries", (double)r->bad_entries);
+    cJSON_AddNumberToObject(t, "exit_code", code);
+    /* Splice the tail's members after the streamed "files" array. */
+    char *s = cJSON_PrintUnformatted(t);
+    printf("\n  ],\n  %s\n", s != NULL ? s + 1 : "}");
+    cJSON_free(s);
+    cJSON_Delete(t);
+}
+
+/* ---- commands ---- */
+
+struct device {
+    struct fsg_posix usr, bak;
+    struct fsg_config cfg;
+    unsigned char buf[64 * 1024];
+};
+
+static int open_device(struct device *d, const struct opts *o)
+{
+    int err = fsg_posix_open(&d->bak, o->bak, 1);
+    if (err < 0) {
+        err_msg("%s: cannot open the backup partition: %s", o->bak, fsg_strerror(err));
+        return EXIT_OPERATIONAL;
+    }
+    err = fsg_posix_open(&d->usr, o->usr, 0);
+    if (err < 0) {
+        fsg_posix_close(&d->bak);
+        err_msg("%s: cannot open the user partition: %s", o->usr, fsg_strerror(err));
+        return EXIT_OPERATIONAL;
+    }
+    memset(&d->cfg, 0, sizeof d->cfg);
+    d->cfg.usr = &d->usr.port;
+    d->cfg.bak = &d->bak.port;
+    d->cfg.buf = d->buf;
+    d->cfg.buf_size = sizeof d->buf;
+    return 0;
+}
+
+static void close_device(struct device *d)
+{
+    fsg_posix_close(&d->usr);
+    fsg_posix_close(&d->bak);
+}
+
+static int cmd_boot(const struct opts *o, int flags)
+{
+    static struct device d;
+    struct printer pr;
+    struct fsg_report r;
+
+    int code = open_device(&d, o);
+    if (code != 0)
+        return code;
+    memset(&pr, 0, sizeof pr);
+    pr.o = o;
+    pr.dry = (flags & FSG_DRY_RUN) != 0;
+    if (o->json) {
+        pr.entries = cJSON_CreateArray();
+        pr.temps = cJSON_CreateArray();
+        cJSON *head = cJSON_CreateObject();
+        cJSON_AddStringToObject(head, "command", o->cmd);
+        cJSON_AddStringToObject(head, "usr", o->usr);
+        cJSON_AddStringToObject(head, "bak", o->bak);
+        cJSON_AddBoolToObject(head, "dry_run", pr.dry);
+        char *s = cJSON_PrintUnformatted(head);
+        /* Open the object, leave it open for the streamed "files" array. */
+        s[strlen(s) - 1] = '\0';
+        printf("%s,\n  \"files\": [", s);
+        cJSON_free(s);
+        cJSON_Delete(head);
+    }
+    d.cfg.on_event = on_event;
+    d.cfg.event_ctx = &pr;
+    int err = fsg_boot(&d.cfg, flags, &r);
+    if (err < 0) {
+        if (r.bak_manifest_error == FSG_ERR_CORRUPT)
+            err_msg("%s/checksum.json: not a valid JSON array (broken at byte %llu); the "
+                    "backup partition is unusable, nothing was changed",
+                    o->bak, (unsigned long long)r.bak_manifest_offset);
+        else if (r.bak_manifest_error != 0)
+            err_msg("%s/checksum.json: %s; the backup partition is unusable, nothing was "
+                    "changed", o->bak, fsg_strerror(r.bak_manifest_error));
+        else
+            err_msg("%s: %s: %s", o->cmd, o->usr, fsg_strerror(err));
+        code = EXIT_OPERATIONAL;
+    } else {
+        code = fsg_report_exit_code(&r);
+    }
+    if (o->json) {
+        print_json_tail(&pr, &r, code);
+        if (err < 0) {
+            /* The report above is partial; say so for machines too. */
+            fflush(stdout);
+        }
+    } else if (err == 0) {
+        print_summary(&pr, &r, code);
+    }
+    cJSON_Delete(pr.entries);
+    cJSON_Delete(pr.temps);
+    close_device(&d);
+    return code;
+}
+
+static int cmd_calc(const struct opts *o)
+{
+    static struct device d;
+    uint32_t crc;
+    char h[FSG_HASH_STRLEN];
+
+    int defect = fsg_name_check(o->name);
+    if (defect != FSG_DEFECT_NONE) {
+        fputs("fsguard: calc: \"", stderr);
+        put_safe(stderr, o->name);
+        fprintf(stderr, "\": %s (expected a device name like /usr/app/main.py)\n",
+                fsg_defect_str(defect));
+        return EXIT_USAGE;
+    }
+    int code = open_device(&d, o);
+    if (code != 0)
+        return code;
+    int err = fsg_calc(&d.cfg, o->name, &crc);
+    if (err < 0) {
+        fprintf(stderr, "fsguard: calc: ");
+        put_safe(stderr, o->name);
+        if (err == FSG_ERR_NOTPROTECTED)
+            fprintf(stderr, ": not listed in %s/checksum.json; nothing changed\n", o->usr);
+        else if (err == FSG_ERR_CORRUPT)
+            fprintf(stderr, ": %s/checksum.json is not a valid JSON array; run 'fsguard boot' "
+                    "to rebuild it; nothing changed\n", o->usr);
+        else
+            fprintf(stderr, ": %s; nothing changed\n", fsg_strerror(err));
+        close_device(&d);
+        return EXIT_OPERATIONAL;
+    }
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "name", o->name);
+        cJSON_AddStringToObject(j, "crc32", fsg_hash_format(crc, h));
+        char *s = cJSON_PrintUnformatted(j);
+        printf("%s\n", s != NULL ? s : "null");
+        cJSON_free(s);
+        cJSON_Delete(j);
+    } else
+        printf("%s\n", fsg_hash_format(crc, h));
+    close_device(&d);
+    return EXIT_CLEAN;
+}
+
+/* ---- options ---- */
+
+/* Prints "fsguard: CMD: MSG 'ARG'" and a hint; returns the usage exit code. */
+static int usage_error(const char *cmd, const char *msg, const char *arg)
+{
+    fprintf(stderr, "fsguard: ");
+    if (cmd != NULL)
+        fprintf(stderr, "%s: ", cmd);
+    fputs(msg, stderr);
+    if (arg != NULL) {
+        fputs(" '", stderr);
+        put_safe(stderr, arg);
+        fputc('\'', stderr);
+    }
+    fprintf(stderr, "\nTry 'fsguard %s%s--help'.\n", cmd != NULL ? cmd : "", cmd != NULL ? " " : "");
+    return EXIT_USAGE;
+}
+
+static void print_help(const char *cmd)
+{
+    if (strcmp(cmd, "boot") == 0)
+        fputs(usage_boot, stdout);
+    else if (strcmp(cmd, "verify") == 0)
+        fputs(usage_verify, stdout);
+    else
+        fputs(usage_calc, stdout);
+    fputs(usage_partitions, stdout);
+    fputs(usage_common, stdout);
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+    const char *cmd = o->cmd;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_help(cmd);
+            return -1;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+            continue;
+        } else if (strcmp(a, "--usr") == 0) {
+            slot = &o->usr;
+        } else if (strcmp(a, "--bak") == 0) {
+            slot = &o->bak;
+        } else if (strcmp(a, "--root") == 0) {
+            slot = &o->root;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error(cmd, "unknown option", a);
+        } else if (strcmp(cmd, "calc") == 0 && o->name == NULL) {
+            o->name = a;
+            continue;
+        } else {
+            return usage_error(cmd, "unexpected argument", a);
+        }
+        if (i + 1 >= argc || argv[i + 1][0] == '\0')
+            return usage_error(cmd, "a directory must follow", a);
+        *slot = argv[++i];
+    }
+    if (o->root != NULL && (o->usr != NULL || o->bak != NULL))
+        return usage_error(cmd, "--root cannot be combined with --usr or --bak", NULL);
+    if (o->root != NULL) {
+        int n1 = snprintf(o->usr_buf, sizeof o->usr_buf, "%s/usr", o->root);
+        int n2 = snprintf(o->bak_buf, sizeof o->bak_buf, "%s/bak", o->root);
+        if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof o->usr_buf ||
+            (size_t)n2 >= sizeof o->bak_buf)
+            return usage_error(cmd, "--root path is too long", NULL);
+        o->usr = o->usr_buf;
+        o->bak = o->bak_buf;
+    }
+    if (o->usr == NULL || o->bak == NULL)
+        return usage_error(cmd, "give the partitions: --root DIR, or --usr DIR and --bak DIR", NULL);
+    if (strcmp(cmd, "calc") == 0 && o->name == NULL)
+        return usage_error(cmd, "which file? give its device name, like /usr/app/main.py", NULL);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct opts o;
+
+    if (argc < 2)
+        return usage_error(NULL, "no command given", NULL);
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_main, stdout);
+        return EXIT_CLEAN;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("fsguard %s\n", FSG_VERSION);
+        return EXIT_CLEAN;
+    }
+    if (strcmp(cmd, "boot") != 0 && strcmp(cmd, "verify") != 0 && strcmp(cmd, "calc") != 0)
+        return usage_error(NULL, "unknown command", cmd);
+    o.cmd = cmd;
+    int r = parse(argc, argv, &o);
+    if (r != 0)
+        return r < 0 ? EXIT_CLEAN : r;
+    if (strcmp(cmd, "calc") == 0)
+        return cmd_calc(&o);
+    return cmd_boot(&o, strcmp(cmd, "verify") == 0 ? FSG_DRY_RUN : 0);
+}

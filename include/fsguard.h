@@ -1,0 +1,380 @@
+/*
+ * fsguard.h -- the whole public API of libfsguard, and its manual.
+ *
+ * fsguard keeps the protected files of a device's writable user partition
+ * (mounted at /usr) alive, using the factory copies held in a read-only
+ * backup partition (mounted at /bak), exactly as QuecPython's dual file
+ * system backup/restore does, and in its file formats:
+ *
+ *   /bak/backup_restore.json   {"enable": 1}          feature switch
+ *   /bak/checksum.json         [{"name": "/usr/a.py", "crc32": "0x1c291ca3"}, ...]
+ *   /bak/usr/a.py              factory copy of /usr/a.py
+ *   /usr/checksum.json         the same table, kept up to date on the device
+ *
+ * Hashes are zlib's crc32() started from 0xFFFFFFFF instead of 0 (Python's
+ * binascii.crc32(data, 0xFFFFFFFF)), written as Python's hex(): "0x" and
+ * lowercase hex digits without zero padding. Values are compared numerically.
+ *
+ * The library does no I/O of its own: every file operation goes through a
+ * storage port (struct fsg_port), one for each partition. A POSIX port over
+ * two directories ships in fsguard_posix.h.
+ *
+ * Every change fsguard makes to the user partition is crash-safe: it writes
+ * a temporary file in the same directory, syncs it, renames it over the
+ * target and syncs the directory. The backup partition is only ever read.
+ *
+ * Error convention: functions return 0 (or a non-negative value) on success
+ * and a negative FSG_ERR_* code on failure. Errors returned by a port pass
+ * through unchanged. Normal outcomes (a damaged file, a restore) are not
+ * errors: they are reported through events and struct fsg_report.
+ */
+#ifndef FSGUARD_H
+#define FSGUARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FSG_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Errors: negative errno values (Linux numbering) plus fsguard's own.     */
+
+enum fsg_error {
+    FSG_OK              = 0,
+    FSG_ERR_NOENT       = -2,    /* no such file or directory */
+    FSG_ERR_IO          = -5,    /* input/output error */
+    FSG_ERR_NOMEM       = -12,   /* out of memory */
+    FSG_ERR_ACCES       = -13,   /* permission denied */
+    FSG_ERR_EXIST       = -17,   /* file exists */
+    FSG_ERR_NOTDIR      = -20,   /* a path component is not a directory */
+    FSG_ERR_ISDIR       = -21,   /* is a directory */
+    FSG_ERR_INVAL       = -22,   /* invalid argument */
+    FSG_ERR_FBIG        = -27,   /* file too large */
+    FSG_ERR_NOSPC       = -28,   /* no space left on device */
+    FSG_ERR_ROFS        = -30,   /* read-only file system */
+    FSG_ERR_NAMETOOLONG = -36,   /* file name too long */
+    FSG_ERR_LOOP        = -40,   /* a path component is a symbolic link */
+    FSG_ERR_NOTSUP      = -95,   /* operation not supported by the port */
+    FSG_ERR_CORRUPT     = -200,  /* malformed content (JSON, hash, format) */
+    FSG_ERR_NOTREG      = -201,  /* not a regular file (symlink, device, ...) */
+    FSG_ERR_BADNAME     = -202,  /* not a valid protected-file name */
+    FSG_ERR_NOTPROTECTED= -203,  /* the file has no entry in checksum.json */
+    FSG_ERR_MISMATCH    = -204   /* data read back differs from data written */
+};
+
+/* A short English description of an FSG_ERR_* code ("no space left on
+ * device"). Never returns NULL. */
+const char *fsg_strerror(int err);
+
+/* ------------------------------------------------------------------------ */
+/* CRC-32 as QuecPython computes it.                                        */
+
+#define FSG_CRC_INIT 0xFFFFFFFFu   /* the seed QuecPython starts from */
+
+/* Updates a running CRC with len bytes, zlib-style. Start from FSG_CRC_INIT
+ * and feed the file chunk by chunk:
+ *
+ *     uint32_t crc = FSG_CRC_INIT;
+ *     while ((n = read(buf, sizeof buf)) > 0)
+ *         crc = fsg_crc32(crc, buf, n);
+ *
+ * "123456789" gives 0xd202d277; the empty file gives 0xffffffff. */
+uint32_t fsg_crc32(uint32_t crc, const void *buf, size_t len);
+
+/* Room for the longest hash string: "0xffffffff" and a NUL. */
+#define FSG_HASH_STRLEN 11
+
+/* Writes crc as QuecPython stores it ("0x" + lowercase hex, no padding) into
+ * out, which must hold FSG_HASH_STRLEN bytes. Returns out. */
+char *fsg_hash_format(uint32_t crc, char out[FSG_HASH_STRLEN]);
+
+/* Parses a stored hash string: optional "0x"/"0X", 1 or more hex digits of
+ * either case, leading zeros allowed, value at most 0xffffffff. Returns 0, or
+ * FSG_ERR_CORRUPT when the string is not such a hash. */
+int fsg_hash_parse(const char *s, uint32_t *crc);
+
+/* ------------------------------------------------------------------------ */
+/* Names.                                                                   */
+
+/* Limits on protected-file names ("/usr/a/b.py"). Longer names are refused
+ * so that every name, and its temporary sibling, fits littlefs's and most
+ * file systems' limits. */
+#define FSG_NAME_MAX     512   /* whole device name, in bytes */
+#define FSG_SEGMENT_MAX  240   /* one path component, in bytes */
+
+/* Why a manifest entry or a name was refused. */
+enum fsg_defect {
+    FSG_DEFECT_NONE = 0,
+    FSG_DEFECT_NOT_OBJECT,     /* entry is not a JSON object */
+    FSG_DEFECT_DUP_KEY,        /* a key appears twice in the entry */
+    FSG_DEFECT_NO_NAME,        /* no "name" key */
+    FSG_DEFECT_NAME_TYPE,      /* "name" is not a string */
+    FSG_DEFECT_NAME_OUTSIDE,   /* name does not start with "/usr/" */
+    FSG_DEFECT_NAME_DOTS,      /* a "." or ".." component */
+    FSG_DEFECT_NAME_EMPTY,     /* an empty component ("//", trailing "/") */
+    FSG_DEFECT_NAME_LONG,      /* longer than FSG_NAME_MAX or FSG_SEGMENT_MAX */
+    FSG_DEFECT_NAME_CHARS,     /* a control character or backslash */
+    FSG_DEFECT_NAME_RESERVED,  /* checksum.json itself, or a temporary name */
+    FSG_DEFECT_NO_HASH,        /* no "crc32" key */
+    FSG_DEFECT_HASH_TYPE,      /* "crc32" is not a string */
+    FSG_DEFECT_HASH_BAD,       /* "crc32" is not a hex value of 32 bits */
+    FSG_DEFECT_DUPLICATE       /* an earlier entry has the same name */
+};
+
+/* A short English description of a defect ("name is not under /usr/"). */
+const char *fsg_defect_str(int defect);
+
+/* Checks a device name of a protected file ("/usr/a/b.py"). Returns
+ * FSG_DEFECT_NONE or the reason it cannot be a protected file. */
+int fsg_name_check(const char *name);
+
+/* ------------------------------------------------------------------------ */
+/* The storage port.                                                        */
+
+#define FSG_PORT_VERSION 1
+
+/* Kinds of directory entry, as reported by stat and list. */
+enum fsg_type {
+    FSG_TYPE_REG   = 1,   /* regular file */
+    FSG_TYPE_DIR   = 2,   /* directory */
+    FSG_TYPE_LINK  = 3,   /* symbolic link (never followed) */
+    FSG_TYPE_OTHER = 4    /* device, FIFO, socket, ... */
+};
+
+struct fsg_stat {
+    int type;             /* enum fsg_type */
+    uint64_t size;        /* bytes, for regular files */
+};
+
+/* Open modes. */
+enum fsg_open_mode {
+    FSG_OPEN_READ   = 1,  /* existing regular file, read only */
+    FSG_OPEN_CREATE = 2   /* new file, write only; FSG_ERR_EXIST if the name exists */
+};
+
+/*
+ * One partition, as a set of callbacks and a context pointer. Paths are
+ * relative to the partition's root, '/'-separated, without "." or ".."
+ * components and never empty; "" means the root itself (only for syncdir and
+ * list). The core validates every path before it reaches the port.
+ *
+ * A port must never follow a symbolic link in any component of a path: a
+ * link where a directory is expected fails with FSG_ERR_LOOP (or
+ * FSG_ERR_NOTDIR); stat reports a link as FSG_TYPE_LINK.
+ *
+ * The backup partition's port needs only open(READ), read, close and stat.
+ * Callbacks a port does not offer are NULL; an operation that needs them
+ * fails with FSG_ERR_NOTSUP. All return a negative FSG_ERR_* on failure.
+ */
+struct fsg_port {
+    unsigned version;     /* FSG_PORT_VERSION */
+    void *ctx;            /* handed to every callback */
+
+    /* Opens path in mode (enum fsg_open_mode) and stores a handle in *file.
+     * READ refuses anything but a regular file (FSG_ERR_NOTREG). */
+    int (*open)(void *ctx, const char *path, int mode, void **file);
+    /* Reads up to size bytes; returns the count, 0 at end of file. */
+    long (*read)(void *ctx, void *file, void *buf, size_t size);
+    /* Writes all size bytes or fails; returns 0. */
+    int (*write)(void *ctx, void *file, const void *buf, size_t size);
+    /* Makes the file's data durable. */
+    int (*sync)(void *ctx, void *file);
+    /* Closes the handle (always releases it, even when it returns an error). */
+    int (*close)(void *ctx, void *file);
+    /* Describes path without following a link; FSG_ERR_NOENT if absent. */
+    int (*stat)(void *ctx, const char *path, struct fsg_stat *st);
+    /* Removes a file (never a directory). */
+    int (*remove)(void *ctx, const char *path);
+    /* Renames from over to, atomically replacing a file at to. Durable once
+     * the directory is synced. */
+    int (*rename)(void *ctx, const char *from, const char *to);
+    /* Creates a directory; FSG_ERR_EXIST if the name exists. */
+    int (*mkdir)(void *ctx, const char *path);
+    /* Makes creations, renames and removals in directory path durable. A
+     * file system that commits metadata at once (littlefs) may do nothing. */
+    int (*syncdir)(void *ctx, const char *path);
+    /* Optional. Calls fn once for each entry of directory path (not "." or
+     * ".."); stops and returns fn's value when fn returns non-zero. */
+    int (*list)(void *ctx, const char *path,
+                int (*fn)(void *arg, const char *name, int type), void *arg);
+};
+
+/* ------------------------------------------------------------------------ */
+/* Configuration and events.                                                */
+
+/* What a check found wrong with a user file (enum fsg_problem). */
+enum fsg_problem {
+    FSG_PROBLEM_NONE = 0,
+    FSG_PROBLEM_MISSING,       /* the file does not exist */
+    FSG_PROBLEM_MISMATCH,      /* its hash differs from checksum.json's */
+    FSG_PROBLEM_NOT_REGULAR,   /* a directory, link or special file stands there */
+    FSG_PROBLEM_UNREADABLE,    /* reading it failed (see error) */
+    FSG_PROBLEM_UNSAFE_PATH    /* a parent is a link or not a directory */
+};
+
+/* Why a damaged file was not repaired (enum fsg_failure). */
+enum fsg_failure {
+    FSG_FAILURE_NONE = 0,
+    FSG_FAILURE_NO_ENTRY,      /* the backup checksum.json has no entry for it */
+    FSG_FAILURE_BAK_MISSING,   /* the backup copy does not exist */
+    FSG_FAILURE_BAK_DAMAGED,   /* the backup copy fails its own hash */
+    FSG_FAILURE_BAK_UNREADABLE,/* the backup copy could not be read (see error) */
+    FSG_FAILURE_BLOCKED,       /* a directory stands where the file goes, or a
+                                  parent is a link or file */
+    FSG_FAILURE_WRITE          /* writing the user partition failed (see error) */
+};
+
+/* Outcome for one protected file. */
+enum fsg_status {
+    FSG_STATUS_OK = 0,         /* matches its hash; nothing done */
+    FSG_STATUS_RESTORED,       /* was damaged; now repaired (dry run: would be) */
+    FSG_STATUS_FAILED          /* was damaged; left as it was */
+};
+
+enum fsg_event_kind {
+    FSG_EVENT_FILE = 1,        /* one protected file was checked */
+    FSG_EVENT_ENTRY,           /* a manifest entry was refused and skipped */
+    FSG_EVENT_TEMP             /* a leftover temporary file was (or would be) removed */
+};
+
+/* Which manifest an entry event is about. */
+enum fsg_source { FSG_SOURCE_USR = 1, FSG_SOURCE_BAK = 2 };
+
+struct fsg_event {
+    int kind;                  /* enum fsg_event_kind */
+    const char *name;          /* FILE: device name ("/usr/a.py"); ENTRY: the
+                                  entry's name if it had a string one, else
+                                  NULL; TEMP: port path in the user partition */
+    /* FILE */
+    int status;                /* enum fsg_status */
+    int problem;               /* enum fsg_problem */
+    int failure;               /* enum fsg_failure */
+    int error;                 /* FSG_ERR_* behind problem or failure, or 0 */
+    uint32_t expected;         /* hash checksum.json holds for the file */
+    uint32_t actual;           /* hash of the user file as found (if read) */
+    int has_actual;
+    uint32_t recorded;         /* hash checksum.json holds afterwards */
+    int entry_added;           /* the entry was missing from the user manifest
+                                  and was put back from the backup's */
+    int hash_only;             /* the content already was the factory copy:
+                                  only its hash entry was corrected */
+    /* ENTRY */
+    int source;                /* enum fsg_source */
+    unsigned long index;       /* 0-based position in the JSON array */
+    int defect;                /* enum fsg_defect */
+};
+
+/* Allocator: realloc semantics (ptr NULL allocates, size 0 frees and returns
+ * NULL). */
+typedef void *(*fsg_alloc_fn)(void *ctx, void *ptr, size_t size);
+
+#define FSG_BUF_MIN 256
+
+struct fsg_config {
+    const struct fsg_port *usr;   /* user partition, read-write */
+    const struct fsg_port *bak;   /* backup partition, only ever read */
+
+    /* I/O buffer, owned by the caller; file data streams through it. NULL
+     * means one of 4096 bytes is allocated. At least FSG_BUF_MIN bytes. */
+    void *buf;
+    size_t buf_size;
+
+    /* Allocator for manifests; NULL uses the C library's. */
+    fsg_alloc_fn alloc;
+    void *alloc_ctx;
+
+    /* Called for every event as it happens; may be NULL. */
+    void (*on_event)(void *ctx, const struct fsg_event *ev);
+    void *event_ctx;
+
+    /* Largest checksum.json accepted, in bytes; 0 means 64 MiB. */
+    uint64_t manifest_max;
+};
+
+/* ------------------------------------------------------------------------ */
+/* The boot-time check.                                                     */
+
+/* State of the feature switch, /bak/backup_restore.json. */
+enum fsg_feature {
+    FSG_FEATURE_ENABLED = 0,
+    FSG_FEATURE_DISABLED,      /* "enable" is 0 or false */
+    FSG_FEATURE_NO_SWITCH,     /* backup_restore.json does not exist */
+    FSG_FEATURE_BAD_SWITCH     /* it is unreadable, not JSON, or has no usable
+                                  "enable" (see feature_error) */
+};
+
+/* What happened to /usr/checksum.json. */
+enum fsg_manifest_action {
+    FSG_MANIFEST_UNCHANGED = 0,
+    FSG_MANIFEST_CREATED,      /* was missing: copied from the backup */
+    FSG_MANIFEST_REBUILT,      /* was unreadable or invalid: rebuilt from the
+                                  backup (see usr_manifest_error) */
+    FSG_MANIFEST_UPDATED       /* entries were changed or put back */
+};
+
+struct fsg_report {
+    int feature;               /* enum fsg_feature */
+    int feature_error;         /* FSG_ERR_* behind FSG_FEATURE_BAD_SWITCH */
+    int manifest;              /* enum fsg_manifest_action (dry run: would be) */
+    int manifest_written;      /* 1 if checksum.json was written */
+    int usr_manifest_error;    /* why it was rebuilt, or 0 */
+    uint64_t usr_manifest_offset; /* byte where its JSON broke */
+    int bak_manifest_error;    /* why the backup manifest was unusable, or 0 */
+    uint64_t bak_manifest_offset;
+    unsigned long files;       /* protected files checked */
+    unsigned long ok, restored, failed;
+    unsigned long entries_added;   /* entries put back from the backup */
+    unsigned long bad_entries;     /* entries refused, both manifests */
+    unsigned long temps_removed;   /* leftover temporary files removed */
+};
+
+enum fsg_boot_flags {
+    FSG_DRY_RUN = 1            /* check and report only; write nothing */
+};
+
+/*
+ * The boot-time check and restore.
+ *  1. If /bak/backup_restore.json is missing, invalid or disabled: nothing
+ *     is done; report->feature says why; returns 0.
+ *  2. /bak/checksum.json is read. If it is missing or not a JSON array the
+ *     backup is unusable: nothing is written; returns its error and sets
+ *     report->bak_manifest_error.
+ *  3. /usr/checksum.json is read; missing, it is copied from the backup;
+ *     unreadable or invalid, it is rebuilt from the backup.
+ *  4. Every protected file is hashed. A missing, damaged or non-regular one
+ *     is restored from its backup copy, but only if that copy matches the
+ *     backup manifest's hash; the restored file is read back and verified
+ *     before it replaces the target. Otherwise it is left alone and FAILED.
+ *  5. Bad entries are reported and skipped; no file stops the pass.
+ *  6. Entries of the backup manifest missing from the user's are put back.
+ *  7. /usr/checksum.json is written once, atomically, only if it changed;
+ *     leftover temporary files of an interrupted run are removed.
+ * Returns 0 when the pass ran (whatever it found), or a negative error when
+ * it could not run or could not save its result. report is always filled.
+ */
+int fsg_boot(const struct fsg_config *cfg, int flags, struct fsg_report *report);
+
+/* The fsck-style exit code a report stands for: 0 nothing needed fixing,
+ * 1 damage found and all repaired, 4 some damage left unrepaired. */
+int fsg_report_exit_code(const struct fsg_report *report);
+
+/*
+ * QuecPython's file_crc32.calc(name), as its documentation describes it:
+ * hashes the user file name ("/usr/1.txt"), records the hash in the user
+ * checksum.json (atomically, only if it changed) and stores it in *crc.
+ * A missing user checksum.json is first copied from the backup.
+ * Fails with FSG_ERR_BADNAME for an invalid name, FSG_ERR_NOTPROTECTED when
+ * checksum.json has no entry for it, FSG_ERR_NOENT / FSG_ERR_NOTREG when the
+ * file is missing or not a regular file, FSG_ERR_CORRUPT when the user
+ * checksum.json is invalid. Nothing is written on failure.
+ */
+int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FSGUARD_H */

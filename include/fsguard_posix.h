@@ -1,0 +1,38 @@
+/*
+ * fsguard_posix.h -- a storage port over a POSIX directory.
+ *
+ * Every path is resolved from a descriptor of the partition's root
+ * directory, one component at a time, with O_NOFOLLOW: a symbolic link
+ * anywhere below the root is never followed, so nothing outside the
+ * directory is read or written through one.
+ */
+#ifndef FSGUARD_POSIX_H
+#define FSGUARD_POSIX_H
+
+#include "fsguard.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct fsg_posix {
+    struct fsg_port port;   /* hand &port to struct fsg_config */
+    int root;               /* descriptor of the root directory */
+    int readonly;           /* refuses every write */
+};
+
+/* Opens directory dir as a partition and fills p->port. With readonly set,
+ * every writing callback fails with FSG_ERR_ROFS. Returns 0 or a negative
+ * FSG_ERR_* (FSG_ERR_NOENT, FSG_ERR_NOTDIR, ...). */
+int fsg_posix_open(struct fsg_posix *p, const char *dir, int readonly);
+
+/* Releases the root descriptor. */
+void fsg_posix_close(struct fsg_posix *p);
+
+/* Maps an errno value to an FSG_ERR_* code. */
+int fsg_posix_error(int errnum);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,490 @@
+/*
+ * boot.c -- the boot-time check and restore, and file_crc32.calc.
+ * One pass over the user manifest: hash, and for each damaged file restore
+ * the backup copy only after the copy proves good against the backup
+ * manifest. The user manifest is written once, at the end, if it changed.
+ */
+#include "fsg_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct boot {
+    struct fsg_ctx c;
+    struct fsg_report *r;
+    int flags;
+    struct fsg_manifest bak, usr;
+    bool dirty;
+};
+
+static bool dry(const struct boot *b)
+{
+    return (b->flags & FSG_DRY_RUN) != 0;
+}
+
+/* Maps a stat/open/read error of a user file to what the report calls it. */
+static int problem_of(int err)
+{
+    switch (err) {
+    case FSG_ERR_NOENT: return FSG_PROBLEM_MISSING;
+    case FSG_ERR_ISDIR:
+    case FSG_ERR_NOTREG: return FSG_PROBLEM_NOT_REGULAR;
+    case FSG_ERR_LOOP:
+    case FSG_ERR_NOTDIR: return FSG_PROBLEM_UNSAFE_PATH;
+    default: return FSG_PROBLEM_UNREADABLE;
+    }
+}
+
+/* Copies the backup copy of e into place in the user partition, verifying
+ * on the way that the bytes read from the backup match the backup
+ * manifest's hash; nothing replaces the target unless they do. */
+static int restore(struct boot *b, const char *name, const struct fsg_entry *be,
+                   int *failure)
+{
+    struct fsg_ctx *c = &b->c;
+    const struct fsg_port *bak = c->bak;
+    const char *path = fsg_usr_path(name);
+    char bpath[FSG_PATH_BUF];
+    struct fsg_stat st;
+    struct fsg_atomic a;
+    void *f = NULL;
+    int err;
+
+    err = fsg_bak_path(name, bpath, sizeof bpath);
+    if (err == 0)
+        err = bak->stat(bak->ctx, bpath, &st);
+    if (err == 0 && st.type != FSG_TYPE_REG)
+        err = FSG_ERR_NOTREG;
+    if (err == 0)
+        err = bak->open(bak->ctx, bpath, FSG_OPEN_READ, &f);
+    if (err < 0) {
+        *failure = err == FSG_ERR_NOENT ? FSG_FAILURE_BAK_MISSING : FSG_FAILURE_BAK_UNREADABLE;
+        return err;
+    }
+
+    if (dry(b)) {
+        /* Verify the backup copy the same way, writing nothing. */
+        uint32_t h = FSG_CRC_INIT;
+        long n;
+        while ((n = bak->read(bak->ctx, f, c->buf, c->buf_size)) > 0)
+            h = fsg_crc32(h, c->buf, (size_t)n);
+        (void)bak->close(bak->ctx, f);
+        if (n < 0) {
+            *failure = FSG_FAILURE_BAK_UNREADABLE;
+            return (int)n;
+        }
+        if (h != be->crc) {
+            *failure = FSG_FAILURE_BAK_DAMAGED;
+            return FSG_ERR_CORRUPT;
+        }
+        return 0;
+    }
+
+    err = fsg_mkdirs(c, path);
+    if (err < 0) {
+        (void)bak->close(bak->ctx, f);
+        *failure = (err == FSG_ERR_LOOP || err == FSG_ERR_NOTDIR) ? FSG_FAILURE_BLOCKED
+                                                                   : FSG_FAILURE_WRITE;
+        return err;
+    }
+    err = fsg_atomic_begin(&a, c, path);
+    if (err < 0) {
+        (void)bak->close(bak->ctx, f);
+        fsg_atomic_abort(&a);
+        *failure = (err == FSG_ERR_LOOP || err == FSG_ERR_NOTDIR) ? FSG_FAILURE_BLOCKED
+                                                                   : FSG_FAILURE_WRITE;
+        return err;
+    }
+    long n;
+    *failure = FSG_FAILURE_WRITE;
+    while ((n = bak->read(bak->ctx, f, c->buf, c->buf_size)) > 0) {
+        err = fsg_atomic_write(&a, c->buf, (size_t)n);
+        if (err < 0)
+            break;
+    }
+    int cerr = bak->close(bak->ctx, f);
+    if (err == 0 && n < 0) {
+        err = (int)n;
+        *failure = FSG_FAILURE_BAK_UNREADABLE;
+    } else if (err == 0 && cerr < 0) {
+        err = cerr;
+        *failure = FSG_FAILURE_BAK_UNREADABLE;
+    } else if (err == 0 && a.crc != be->crc) {
+        err = FSG_ERR_CORRUPT;
+        *failure = FSG_FAILURE_BAK_DAMAGED;
+    }
+    if (err < 0) {
+        fsg_atomic_abort(&a);
+        return err;
+    }
+    err = fsg_atomic_commit(&a);
+    if (err < 0) {
+        /* A directory standing at the target cannot be replaced by rename. */
+        *failure = (err == FSG_ERR_ISDIR || err == FSG_ERR_EXIST || err == FSG_ERR_NOTDIR ||
+                    err == FSG_ERR_LOOP)
+                       ? FSG_FAILURE_BLOCKED
+                       : FSG_FAILURE_WRITE;
+        return err;
+    }
+    *failure = FSG_FAILURE_NONE;
+    return 0;
+}
+
+static void check_one(struct boot *b, struct fsg_entry *e, bool added)
+{
+    struct fsg_ctx *c = &b->c;
+    struct fsg_event ev;
+    uint32_t h = 0;
+
+    memset(&ev, 0, sizeof ev);
+    ev.kind = FSG_EVENT_FILE;
+    ev.name = e->name;
+    ev.expected = e->crc;
+    ev.recorded = e->crc;
+    ev.entry_added = added;
+    b->r->files++;
+
+    int err = fsg_hash_file(c, c->usr, fsg_usr_path(e->name), &h);
+    if (err == 0) {
+        ev.actual = h;
+        ev.has_actual = 1;
+        if (h == e->crc) {
+            ev.status = FSG_STATUS_OK;
+            b->r->ok++;
+            fsg_emit(c, &ev);
+            return;
+        }
+        ev.problem = FSG_PROBLEM_MISMATCH;
+    } else {
+        ev.problem = problem_of(err);
+        ev.error = err;
+    }
+
+    const struct fsg_entry *be = fsg_manifest_find(&b->bak, e->name);
+    if (be == NULL) {
+        ev.status = FSG_STATUS_FAILED;
+        ev.failure = FSG_FAILURE_NO_ENTRY;
+    } else if (ev.has_actual && h == be->crc) {
+        /* The file already holds the factory content the backup manifest
+         * vouches for (a legitimate edit was undone, or calc never ran for
+         * a revert): correct the hash, do not rewrite the file. */
+        ev.status = FSG_STATUS_RESTORED;
+        ev.hash_only = 1;
+    } else {
+        int failure;
+        int rerr = restore(b, e->name, be, &failure);
+        if (rerr < 0) {
+            ev.status = FSG_STATUS_FAILED;
+            ev.failure = failure;
+            ev.error = rerr;
+        } else {
+            ev.status = FSG_STATUS_RESTORED;
+            ev.error = 0;
+        }
+    }
+    if (ev.status == FSG_STATUS_RESTORED) {
+        b->r->restored++;
+        if (e->crc != be->crc) {
+            e->crc = be->crc;
+            b->dirty = true;
+        }
+        ev.recorded = e->crc;
+    } else {
+        b->r->failed++;
+    }
+    fsg_emit(c, &ev);
+}
+
+/* Leftover temporary files: collected per directory, then removed. */
+struct tmp_scan {
+    struct fsg_ctx *c;
+    const char *dir;
+    char **names;
+    size_t n, cap;
+    int err;
+};
+
+static int tmp_collect(void *arg, const char *name, int type)
+{
+    struct tmp_scan *s = arg;
+    if (type != FSG_TYPE_REG || !fsg_is_tmp_name(name))
+        return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        char **v = fsg_realloc(s->c, s->names, cap * sizeof *v);
+        if (v == NULL)
+            return s->err = FSG_ERR_NOMEM;
+        s->names = v;
+        s->cap = cap;
+    }
+    size_t dl = strlen(s->dir), nl = strlen(name);
+    char *p = fsg_alloc(s->c, dl + nl + 2);
+    if (p == NULL)
+        return s->err = FSG_ERR_NOMEM;
+    memcpy(p, s->dir, dl);
+    p[dl] = '/';
+    memcpy(p + dl + (dl > 0), name, nl + 1);
+    s->names[s->n++] = p;
+    return 0;
+}
+
+/* Orders port paths by their directory part. */
+static int cmp_dir(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    size_t xl = fsg_dir_len(x), yl = fsg_dir_len(y);
+    int r = memcmp(x, y, xl < yl ? xl : yl);
+    return r != 0 ? r : (xl > yl) - (xl < yl);
+}
+
+static int clean_dir(struct boot *b, const char *dir)
+{
+    const struct fsg_port *p = b->c.usr;
+    struct tmp_scan s = {&b->c, dir, NULL, 0, 0, 0};
+
+    /* A directory that vanished or cannot be listed holds nothing of ours
+     * that we could remove: its listing error is not the pass's error. */
+    (void)p->list(p->ctx, dir, tmp_collect, &s);
+    for (size_t k = 0; k < s.n; k++) {
+        if (s.err == 0 && (dry(b) || fsg_port_remove(p, s.names[k]) == 0)) {
+            struct fsg_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.kind = FSG_EVENT_TEMP;
+            ev.name = s.names[k];
+            b->r->temps_removed++;
+            fsg_emit(&b->c, &ev);
+        }
+        fsg_free(&b->c, s.names[k]);
+    }
+    fsg_free(&b->c, s.names);
+    return s.err;
+}
+
+/* Removes fsguard's temporary files from the user root and from every
+ * directory holding a protected file: what an interrupted run left. */
+static int clean_temps(struct boot *b)
+{
+    struct fsg_ctx *c = &b->c;
+    char dir[FSG_PATH_BUF];
+    size_t n = 0;
+
+    if (c->usr->list == NULL)
+        return 0;
+    const char **paths = fsg_alloc(c, (b->usr.n + 1) * sizeof *paths);
+    if (paths == NULL)
+        return FSG_ERR_NOMEM;
+    paths[n++] = FSG_MANIFEST_NAME; /* stands for the root directory */
+    for (size_t i = 0; i < b->usr.n; i++) {
+        const struct fsg_entry *e = &b->usr.v[i];
+        if (e->valid && !e->dropped)
+            paths[n++] = fsg_usr_path(e->name);
+    }
+    qsort(paths, n, sizeof *paths, cmp_dir);
+    int err = 0;
+    for (size_t i = 0; i < n && err == 0; i++) {
+        if (i > 0 && cmp_dir(&paths[i - 1], &paths[i]) == 0)
+            continue;
+        size_t dl = fsg_dir_len(paths[i]);
+        memcpy(dir, paths[i], dl);
+        dir[dl] = '\0';
+        err = clean_dir(b, dir);
+    }
+    fsg_free(c, paths);
+    return err;
+}
+
+/* Starts m as a copy of the backup manifest's usable entries, in its order. */
+static int seed_from_bak(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_manifest *bak)
+{
+    for (size_t i = 0; i < bak->n; i++) {
+        const struct fsg_entry *be = &bak->v[i];
+        if (!be->valid || fsg_manifest_find(bak, be->name) != be)
+            continue;
+        int err = fsg_manifest_append(c, m, be);
+        if (err < 0)
+            return err;
+    }
+    return 0;
+}
+
+/* Loads the user manifest; missing or unusable, starts it from the backup's. */
+static int load_usr(struct boot *b)
+{
+    struct fsg_ctx *c = &b->c;
+    uint64_t off = 0;
+    int err = fsg_manifest_load(c, c->usr, FSG_SOURCE_USR, &b->usr, &off);
+
+    if (err == FSG_ERR_NOMEM)
+        return err;
+    if (err < 0) {
+        b->r->manifest = err == FSG_ERR_NOENT ? FSG_MANIFEST_CREATED : FSG_MANIFEST_REBUILT;
+        if (err != FSG_ERR_NOENT) {
+            b->r->usr_manifest_error = err;
+            b->r->usr_manifest_offset = off;
+        }
+        b->dirty = true;
+        return seed_from_bak(c, &b->usr, &b->bak);
+    }
+    return 0;
+}
+
+static int boot_run(struct boot *b)
+{
+    struct fsg_ctx *c = &b->c;
+    struct fsg_report *r = b->r;
+    int err;
+
+    r->feature = fsg_switch_read(c, &r->feature_error);
+    if (r->feature != FSG_FEATURE_ENABLED)
+        return 0;
+
+    uint64_t off = 0;
+    err = fsg_manifest_load(c, c->bak, FSG_SOURCE_BAK, &b->bak, &off);
+    if (err == 0)
+        err = fsg_manifest_index(c, &b->bak, FSG_SOURCE_BAK);
+    if (err < 0) {
+        r->bak_manifest_error = err;
+        r->bak_manifest_offset = off;
+        return err;
+    }
+    for (size_t i = 0; i < b->bak.n; i++)
+        if (!b->bak.v[i].valid)
+            r->bad_entries++;
+
+    err = load_usr(b);
+    if (err == 0)
+        err = fsg_manifest_index(c, &b->usr, FSG_SOURCE_USR);
+    if (err < 0)
+        return err;
+
+    /* Put back the entries the user manifest lost; one refused in the user
+     * manifest under the same name is replaced by the backup's. */
+    size_t before = b->usr.n;
+    /* Appending must not move entries while the index points at them. */
+    err = fsg_manifest_reserve(c, &b->usr, b->usr.n + b->bak.n);
+    if (err < 0)
+        return err;
+    for (size_t i = 0; i < b->bak.n; i++) {
+        const struct fsg_entry *be = &b->bak.v[i];
+        if (!be->valid || fsg_manifest_find(&b->usr, be->name) != NULL)
+            continue;
+        if (fsg_manifest_find(&b->bak, be->name) != be)
+            continue; /* a refused duplicate in the backup manifest */
+        for (size_t k = 0; k < before; k++) {
+            struct fsg_entry *ue = &b->usr.v[k];
+            if (!ue->valid && ue->name != NULL && strcmp(ue->name, be->name) == 0)
+                ue->dropped = true;
+        }
+        err = fsg_manifest_append(c, &b->usr, be);
+        if (err < 0)
+            return err;
+        r->entries_added++;
+        b->dirty = true;
+    }
+    if (r->manifest != FSG_MANIFEST_UNCHANGED)
+        r->entries_added = 0; /* a new manifest is not "entries put back" */
+
+    for (size_t i = 0; i < b->usr.n; i++) {
+        struct fsg_entry *e = &b->usr.v[i];
+        if (!e->valid && !e->dropped)
+            r->bad_entries++;
+    }
+    for (size_t i = 0; i < b->usr.n; i++) {
+        struct fsg_entry *e = &b->usr.v[i];
+        if (e->valid && !e->dropped)
+            check_one(b, e, i >= before && r->manifest == FSG_MANIFEST_UNCHANGED);
+    }
+
+    err = clean_temps(b);
+    if (err < 0)
+        return err;
+    if (b->dirty && r->manifest == FSG_MANIFEST_UNCHANGED)
+        r->manifest = FSG_MANIFEST_UPDATED;
+    if (b->dirty && !dry(b)) {
+        err = fsg_manifest_save(c, &b->usr);
+        if (err < 0)
+            return err;
+        r->manifest_written = 1;
+    }
+    return 0;
+}
+
+int fsg_boot(const struct fsg_config *cfg, int flags, struct fsg_report *report)
+{
+    struct boot b;
+
+    memset(&b, 0, sizeof b);
+    memset(report, 0, sizeof *report);
+    b.r = report;
+    b.flags = flags;
+    int err = fsg_ctx_init(&b.c, cfg);
+    if (err == 0)
+        err = boot_run(&b);
+    fsg_manifest_free(&b.c, &b.bak);
+    fsg_manifest_free(&b.c, &b.usr);
+    fsg_ctx_fini(&b.c);
+    return err;
+}
+
+int fsg_report_exit_code(const struct fsg_report *r)
+{
+    if (r->failed > 0 || r->bad_entries > 0)
+        return 4;
+    if (r->restored > 0 || r->manifest != FSG_MANIFEST_UNCHANGED || r->temps_removed > 0)
+        return 1;
+    return 0;
+}
+
+int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
+{
+    struct fsg_ctx c;
+    struct fsg_manifest m, bak;
+    uint64_t off;
+    bool seeded = false;
+    uint32_t h;
+    int err;
+
+    memset(&m, 0, sizeof m);
+    memset(&bak, 0, sizeof bak);
+    err = fsg_ctx_init(&c, cfg);
+    if (err < 0)
+        goto out;
+    if (fsg_name_check(name) != FSG_DEFECT_NONE) {
+        err = FSG_ERR_BADNAME;
+        goto out;
+    }
+    err = fsg_manifest_load(&c, c.usr, FSG_SOURCE_USR, &m, &off);
+    if (err == FSG_ERR_NOENT) {
+        /* As QuecPython does: a missing user manifest starts as the backup's. */
+        err = fsg_manifest_load(&c, c.bak, FSG_SOURCE_BAK, &bak, &off);
+        if (err == 0)
+            err = fsg_manifest_index(&c, &bak, FSG_SOURCE_BAK);
+        if (err == 0)
+            err = seed_from_bak(&c, &m, &bak);
+        seeded = true;
+    }
+    if (err == 0)
+        err = fsg_manifest_index(&c, &m, FSG_SOURCE_USR);
+    if (err < 0)
+        goto out;
+    struct fsg_entry *e = fsg_manifest_find(&m, name);
+    if (e == NULL) {
+        err = FSG_ERR_NOTPROTECTED;
+        goto out;
+    }
+    err = fsg_hash_file(&c, c.usr, fsg_usr_path(name), &h);
+    if (err < 0)
+        goto out;
+    if (h != e->crc || seeded) {
+        e->crc = h;
+        err = fsg_manifest_save(&c, &m);
+        if (err < 0)
+            goto out;
+    }
+    *crc = h;
+out:
+    fsg_manifest_free(&c, &m);
+    fsg_manifest_free(&c, &bak);
+    fsg_ctx_fini(&c);
+    return err;
+}

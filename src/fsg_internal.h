@@ -1,0 +1,123 @@
+/*
+ * fsg_internal.h -- declarations shared by the core's source files.
+ * Nothing here is API; the core includes only standard C headers.
+ */
+#ifndef FSG_INTERNAL_H
+#define FSG_INTERNAL_H
+
+#include "fsguard.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FSG_DEFAULT_BUF 4096u
+#define FSG_DEFAULT_MANIFEST_MAX (64ull << 20)
+#define FSG_SWITCH_MAX 4096u        /* backup_restore.json is tiny */
+#define FSG_MANIFEST_NAME "checksum.json"
+#define FSG_SWITCH_NAME "backup_restore.json"
+#define FSG_USR_PREFIX "/usr/"
+#define FSG_USR_PREFIX_LEN 5
+#define FSG_TMP_PREFIX "."
+#define FSG_TMP_SUFFIX ".fsg-tmp"
+
+/* Working context of one call: config, buffer, allocator. */
+struct fsg_ctx {
+    const struct fsg_config *cfg;
+    const struct fsg_port *usr;
+    const struct fsg_port *bak;
+    unsigned char *buf;
+    size_t buf_size;
+    void *own_buf;              /* buf when the core allocated it */
+};
+
+int fsg_ctx_init(struct fsg_ctx *c, const struct fsg_config *cfg);
+void fsg_ctx_fini(struct fsg_ctx *c);
+void *fsg_alloc(struct fsg_ctx *c, size_t size);
+void *fsg_realloc(struct fsg_ctx *c, void *ptr, size_t size);
+void fsg_free(struct fsg_ctx *c, void *ptr);
+char *fsg_strdup(struct fsg_ctx *c, const char *s);
+void fsg_emit(struct fsg_ctx *c, const struct fsg_event *ev);
+
+/* ---- manifests (manifest.c) ---- */
+
+struct fsg_entry {
+    char *name;         /* device name; for a refused entry, its name string if any */
+    char *raw;          /* refused entry: its JSON text, written back verbatim */
+    char *extra;        /* valid entry: JSON object of the keys fsguard does not use */
+    uint32_t crc;
+    bool valid;
+    bool dropped;       /* superseded; not written back */
+};
+
+struct fsg_manifest {
+    struct fsg_entry *v;
+    size_t n, cap;
+    struct fsg_entry **index;   /* valid entries sorted by name (after fsg_manifest_index) */
+    size_t nindex;
+};
+
+void fsg_manifest_free(struct fsg_ctx *c, struct fsg_manifest *m);
+/* Reads and parses a manifest through port. Refused entries are reported as
+ * events of source. On FSG_ERR_CORRUPT, *offset is where the JSON broke. */
+int fsg_manifest_load(struct fsg_ctx *c, const struct fsg_port *port, int source,
+                      struct fsg_manifest *m, uint64_t *offset);
+/* Parses JSON text (len bytes) into m. */
+int fsg_manifest_parse(struct fsg_ctx *c, const char *text, size_t len, int source,
+                       struct fsg_manifest *m, uint64_t *offset);
+/* Sorts the valid entries by name and marks later duplicates refused. */
+int fsg_manifest_index(struct fsg_ctx *c, struct fsg_manifest *m, int source);
+struct fsg_entry *fsg_manifest_find(const struct fsg_manifest *m, const char *name);
+/* Makes room for cap entries, so appends up to it do not move entries. */
+int fsg_manifest_reserve(struct fsg_ctx *c, struct fsg_manifest *m, size_t cap);
+/* Appends a copy of valid entry e. */
+int fsg_manifest_append(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_entry *e);
+/* Writes m as the user checksum.json, crash-safely. */
+int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_manifest *m);
+/* Reads backup_restore.json; returns enum fsg_feature, *err the error behind BAD_SWITCH. */
+int fsg_switch_read(struct fsg_ctx *c, int *err);
+
+/* ---- names and paths (name.c) ---- */
+
+/* Port path of name in the user partition ("a/b.py" for "/usr/a/b.py"). */
+const char *fsg_usr_path(const char *name);
+/* Builds "usr/a/b.py", the backup partition's path of name, into out. */
+int fsg_bak_path(const char *name, char *out, size_t size);
+/* Builds the temporary sibling of port path ("a/.b.py.fsg-tmp") into out. */
+int fsg_tmp_path(const char *path, char *out, size_t size);
+/* True if a directory entry's base name is one of fsguard's temporary names. */
+bool fsg_is_tmp_name(const char *base);
+/* Length of the directory part of a port path ("a" for "a/b"; 0 for "b"). */
+size_t fsg_dir_len(const char *path);
+
+#define FSG_PATH_BUF (FSG_NAME_MAX + 32)
+
+/* ---- file operations through a port (io.c) ---- */
+
+/* Stats and hashes a regular file. Returns 0, or an error (FSG_ERR_NOENT,
+ * FSG_ERR_NOTREG for anything else than a regular file, port errors). */
+int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+                  uint32_t *crc);
+/* Creates the parent directories of path in the user partition. */
+int fsg_mkdirs(struct fsg_ctx *c, const char *path);
+
+/* Crash-safe replacement of a user file: begin creates the temporary file,
+ * write appends, commit syncs, verifies, renames and syncs the directory;
+ * abort removes the temporary file. */
+struct fsg_atomic {
+    struct fsg_ctx *c;
+    const char *path;
+    char tmp[FSG_PATH_BUF];
+    void *file;
+    uint32_t crc;              /* of the bytes written */
+};
+int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const char *path);
+int fsg_atomic_write(struct fsg_atomic *a, const void *data, size_t len);
+int fsg_atomic_commit(struct fsg_atomic *a);
+void fsg_atomic_abort(struct fsg_atomic *a);
+
+/* Port call helpers: FSG_ERR_NOTSUP where the port lacks the callback. */
+int fsg_port_stat(const struct fsg_port *p, const char *path, struct fsg_stat *st);
+int fsg_port_remove(const struct fsg_port *p, const char *path);
+
+#endif

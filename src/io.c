@@ -1,0 +1,247 @@
+/*
+ * io.c -- the core's working context and the file operations it builds from
+ * port calls: streaming hashes, parent directories, and crash-safe
+ * replacement of a user file (temp file, sync, verify, rename, sync dir).
+ */
+#include "fsg_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *default_alloc(void *ctx, void *ptr, size_t size)
+{
+    (void)ctx;
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, size);
+}
+
+void *fsg_realloc(struct fsg_ctx *c, void *ptr, size_t size)
+{
+    const struct fsg_config *cfg = c->cfg;
+    fsg_alloc_fn fn = cfg->alloc != NULL ? cfg->alloc : default_alloc;
+    return fn(cfg->alloc_ctx, ptr, size);
+}
+
+void *fsg_alloc(struct fsg_ctx *c, size_t size)
+{
+    return fsg_realloc(c, NULL, size == 0 ? 1 : size);
+}
+
+void fsg_free(struct fsg_ctx *c, void *ptr)
+{
+    if (ptr != NULL)
+        (void)fsg_realloc(c, ptr, 0);
+}
+
+char *fsg_strdup(struct fsg_ctx *c, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = fsg_alloc(c, n);
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}
+
+void fsg_emit(struct fsg_ctx *c, const struct fsg_event *ev)
+{
+    if (c->cfg->on_event != NULL)
+        c->cfg->on_event(c->cfg->event_ctx, ev);
+}
+
+static bool port_ok(const struct fsg_port *p)
+{
+    return p != NULL && p->version == FSG_PORT_VERSION && p->open != NULL &&
+           p->read != NULL && p->close != NULL && p->stat != NULL;
+}
+
+int fsg_ctx_init(struct fsg_ctx *c, const struct fsg_config *cfg)
+{
+    memset(c, 0, sizeof *c);
+    if (cfg == NULL || !port_ok(cfg->usr) || !port_ok(cfg->bak))
+        return FSG_ERR_INVAL;
+    c->cfg = cfg;
+    c->usr = cfg->usr;
+    c->bak = cfg->bak;
+    if (cfg->buf != NULL) {
+        if (cfg->buf_size < FSG_BUF_MIN)
+            return FSG_ERR_INVAL;
+        c->buf = cfg->buf;
+        c->buf_size = cfg->buf_size;
+    } else {
+        c->own_buf = fsg_alloc(c, FSG_DEFAULT_BUF);
+        if (c->own_buf == NULL)
+            return FSG_ERR_NOMEM;
+        c->buf = c->own_buf;
+        c->buf_size = FSG_DEFAULT_BUF;
+    }
+    return 0;
+}
+
+void fsg_ctx_fini(struct fsg_ctx *c)
+{
+    if (c->cfg != NULL)
+        fsg_free(c, c->own_buf);
+    c->own_buf = NULL;
+}
+
+int fsg_port_stat(const struct fsg_port *p, const char *path, struct fsg_stat *st)
+{
+    return p->stat(p->ctx, path, st);
+}
+
+int fsg_port_remove(const struct fsg_port *p, const char *path)
+{
+    return p->remove != NULL ? p->remove(p->ctx, path) : FSG_ERR_NOTSUP;
+}
+
+int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+                  uint32_t *crc)
+{
+    struct fsg_stat st;
+    void *f;
+    int err = port->stat(port->ctx, path, &st);
+
+    if (err < 0)
+        return err;
+    if (st.type != FSG_TYPE_REG)
+        return st.type == FSG_TYPE_DIR ? FSG_ERR_ISDIR : FSG_ERR_NOTREG;
+    err = port->open(port->ctx, path, FSG_OPEN_READ, &f);
+    if (err < 0)
+        return err;
+
+    uint32_t h = FSG_CRC_INIT;
+    long n;
+    while ((n = port->read(port->ctx, f, c->buf, c->buf_size)) > 0)
+        h = fsg_crc32(h, c->buf, (size_t)n);
+    int cerr = port->close(port->ctx, f);
+    if (n < 0)
+        return (int)n;
+    if (cerr < 0)
+        return cerr;
+    *crc = h;
+    return 0;
+}
+
+int fsg_mkdirs(struct fsg_ctx *c, const char *path)
+{
+    const struct fsg_port *p = c->usr;
+    char dir[FSG_PATH_BUF];
+    size_t dlen = fsg_dir_len(path);
+
+    if (dlen == 0)
+        return 0;
+    if (dlen >= sizeof dir)
+        return FSG_ERR_NAMETOOLONG;
+    memcpy(dir, path, dlen);
+    dir[dlen] = '\0';
+
+    /* Walk down from the root: each existing component must be a real
+     * directory (stat never follows links), each missing one is created. */
+    for (size_t i = 0; i <= dlen; i++) {
+        if (dir[i] != '/' && dir[i] != '\0')
+            continue;
+        char saved = dir[i];
+        dir[i] = '\0';
+        struct fsg_stat st;
+        int err = p->stat(p->ctx, dir, &st);
+        if (err == FSG_ERR_NOENT) {
+            if (p->mkdir == NULL)
+                return FSG_ERR_NOTSUP;
+            err = p->mkdir(p->ctx, dir);
+            if (err == 0 && p->syncdir != NULL) {
+                /* Make the new directory's entry durable in its parent. */
+                char parent[FSG_PATH_BUF];
+                size_t plen = fsg_dir_len(dir);
+                memcpy(parent, dir, plen);
+                parent[plen] = '\0';
+                err = p->syncdir(p->ctx, parent);
+            }
+        } else if (err == 0 && st.type != FSG_TYPE_DIR) {
+            err = st.type == FSG_TYPE_LINK ? FSG_ERR_LOOP : FSG_ERR_NOTDIR;
+        }
+        if (err < 0)
+            return err;
+        dir[i] = saved;
+    }
+    return 0;
+}
+
+int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const char *path)
+{
+    const struct fsg_port *p = c->usr;
+    int err;
+
+    memset(a, 0, sizeof *a);
+    a->c = c;
+    a->path = path;
+    a->crc = FSG_CRC_INIT;
+    if (p->remove == NULL || p->rename == NULL || p->write == NULL || p->sync == NULL)
+        return FSG_ERR_NOTSUP;
+    err = fsg_tmp_path(path, a->tmp, sizeof a->tmp);
+    if (err < 0)
+        return err;
+    /* A leftover of an interrupted run is ours to replace. Removing it first
+     * and then creating exclusively means we never write through a link or
+     * into a file that is also linked elsewhere. */
+    err = p->remove(p->ctx, a->tmp);
+    if (err < 0 && err != FSG_ERR_NOENT)
+        return err;
+    err = p->open(p->ctx, a->tmp, FSG_OPEN_CREATE, &a->file);
+    if (err < 0)
+        a->file = NULL;
+    return err;
+}
+
+int fsg_atomic_write(struct fsg_atomic *a, const void *data, size_t len)
+{
+    const struct fsg_port *p = a->c->usr;
+    a->crc = fsg_crc32(a->crc, data, len);
+    return p->write(p->ctx, a->file, data, len);
+}
+
+void fsg_atomic_abort(struct fsg_atomic *a)
+{
+    const struct fsg_port *p = a->c->usr;
+    if (a->file != NULL)
+        (void)p->close(p->ctx, a->file);
+    a->file = NULL;
+    if (a->tmp[0] != '\0')
+        (void)p->remove(p->ctx, a->tmp);
+}
+
+int fsg_atomic_commit(struct fsg_atomic *a)
+{
+    struct fsg_ctx *c = a->c;
+    const struct fsg_port *p = c->usr;
+    char dir[FSG_PATH_BUF];
+    uint32_t back;
+    int err;
+
+    err = p->sync(p->ctx, a->file);
+    int cerr = p->close(p->ctx, a->file);
+    a->file = NULL;
+    if (err == 0)
+        err = cerr;
+    /* Read the temporary file back from storage: only data that reads back
+     * as written may replace the target. */
+    if (err == 0)
+        err = fsg_hash_file(c, p, a->tmp, &back);
+    if (err == 0 && back != a->crc)
+        err = FSG_ERR_MISMATCH;
+    if (err == 0)
+        err = p->rename(p->ctx, a->tmp, a->path);
+    if (err < 0) {
+        fsg_atomic_abort(a);
+        return err;
+    }
+    a->tmp[0] = '\0';
+    if (p->syncdir == NULL)
+        return 0;
+    size_t dlen = fsg_dir_len(a->path);
+    memcpy(dir, a->path, dlen);
+    dir[dlen] = '\0';
+    return p->syncdir(p->ctx, dir);
+}
