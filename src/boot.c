@@ -164,6 +164,11 @@ static void check_one(struct boot *b, struct fsg_entry *e, bool added)
     if (be == NULL) {
         ev.status = FSG_STATUS_FAILED;
         ev.failure = FSG_FAILURE_NO_ENTRY;
+    } else if (err == FSG_ERR_ISDIR || ev.problem == FSG_PROBLEM_UNSAFE_PATH) {
+        /* Rename cannot replace a directory, and a parent that is a link or
+         * a file will not be walked through: fail before writing anything. */
+        ev.status = FSG_STATUS_FAILED;
+        ev.failure = FSG_FAILURE_BLOCKED;
     } else if (ev.has_actual && h == be->crc) {
         /* The file already holds the factory content the backup manifest
          * vouches for (a legitimate edit was undone, or calc never ran for
@@ -381,8 +386,6 @@ static int boot_run(struct boot *b)
         r->entries_added++;
         b->dirty = true;
     }
-    if (r->manifest != FSG_MANIFEST_UNCHANGED)
-        r->entries_added = 0; /* a new manifest is not "entries put back" */
 
     for (size_t i = 0; i < b->usr.n; i++) {
         struct fsg_entry *e = &b->usr.v[i];

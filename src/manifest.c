@@ -154,19 +154,18 @@ int fsg_manifest_parse(struct fsg_ctx *c, const char *text, size_t len, int sour
             struct fsg_entry *e;
             err = push(c, m, &e);
             if (err == 0) {
-                char *raw = cJSON_PrintUnformatted(item);
+                /* take_entry leaves a refused item intact, to print verbatim. */
                 int d = take_entry(c, item, e);
-                if (d == FSG_ERR_NOMEM || raw == NULL) {
+                if (d == FSG_ERR_NOMEM) {
                     err = FSG_ERR_NOMEM;
                 } else if (d != FSG_DEFECT_NONE) {
-                    e->raw = fsg_strdup(c, raw);
+                    e->raw = adopt(c, cJSON_PrintUnformatted(item));
                     if (e->raw == NULL)
                         err = FSG_ERR_NOMEM;
                     report_defect(c, source, m->n - 1, e->name, d);
                 } else {
                     e->valid = true;
                 }
-                cJSON_free(raw);
             }
             cJSON_Delete(item);
             if (err < 0)
