@@ -131,7 +131,7 @@ static const char *problem_text(int problem)
     case FSG_PROBLEM_MISMATCH: return "content differs from checksum.json";
     case FSG_PROBLEM_NOT_REGULAR: return "not a regular file";
     case FSG_PROBLEM_UNREADABLE: return "unreadable";
-    case FSG_PROBLEM_UNSAFE_PATH: return "a parent directory is a link or not a directory";
+    case FSG_PROBLEM_UNSAFE_PATH: return "a parent directory is a symbolic link or a file";
     default: return "ok";
     }
 }
@@ -143,7 +143,8 @@ static const char *failure_text(int failure)
     case FSG_FAILURE_BAK_MISSING: return "its backup copy is missing";
     case FSG_FAILURE_BAK_DAMAGED: return "its backup copy is damaged (fails its hash)";
     case FSG_FAILURE_BAK_UNREADABLE: return "its backup copy is unreadable";
-    case FSG_FAILURE_BLOCKED: return "a directory or link stands in the way";
+    case FSG_FAILURE_BLOCKED:
+        return "fsguard never replaces a directory or writes through a link";
     case FSG_FAILURE_WRITE: return "writing the user partition failed";
     default: return "";
     }
@@ -167,7 +168,11 @@ static void file_reason(const struct fsg_event *ev, char *out, size_t size)
     if (ev->problem == FSG_PROBLEM_MISMATCH)
         n = snprintf(out, size, "%s (crc32 %s, expected %s)", problem_text(ev->problem),
                      fsg_hash_format(ev->actual, a), fsg_hash_format(ev->expected, e));
-    else if (ev->problem == FSG_PROBLEM_UNREADABLE || ev->problem == FSG_PROBLEM_UNSAFE_PATH)
+    else if (ev->problem == FSG_PROBLEM_NOT_REGULAR && ev->error == FSG_ERR_ISDIR)
+        n = snprintf(out, size, "a directory stands in its place");
+    else if (ev->problem == FSG_PROBLEM_NOT_REGULAR)
+        n = snprintf(out, size, "not a regular file (a symbolic link or special file)");
+    else if (ev->problem == FSG_PROBLEM_UNREADABLE)
         n = snprintf(out, size, "%s (%s)", problem_text(ev->problem), fsg_strerror(ev->error));
     else
         n = snprintf(out, size, "%s", problem_text(ev->problem));
@@ -176,7 +181,8 @@ static void file_reason(const struct fsg_event *ev, char *out, size_t size)
     if (ev->hash_only)
         snprintf(out + n, size - (size_t)n, "; it is the factory copy: hash entry corrected");
     else if (ev->status == FSG_STATUS_FAILED && ev->error != 0 &&
-             ev->failure != FSG_FAILURE_BAK_MISSING && ev->failure != FSG_FAILURE_BAK_DAMAGED)
+             ev->failure != FSG_FAILURE_BAK_MISSING && ev->failure != FSG_FAILURE_BAK_DAMAGED &&
+             ev->failure != FSG_FAILURE_BLOCKED)
         snprintf(out + n, size - (size_t)n, "; not restored: %s (%s)",
                  failure_text(ev->failure), fsg_strerror(ev->error));
     else if (ev->status == FSG_STATUS_FAILED)

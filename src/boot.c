@@ -356,7 +356,11 @@ static int boot_run(struct boot *b)
         if (!b->bak.v[i].valid)
             r->bad_entries++;
 
+    /* Room for every entry step 6 may put back, reserved before the index
+     * is built: appending must not move entries the index points at. */
     err = load_usr(b);
+    if (err == 0)
+        err = fsg_manifest_reserve(c, &b->usr, b->usr.n + b->bak.n);
     if (err == 0)
         err = fsg_manifest_index(c, &b->usr, FSG_SOURCE_USR);
     if (err < 0)
@@ -365,10 +369,6 @@ static int boot_run(struct boot *b)
     /* Put back the entries the user manifest lost; one refused in the user
      * manifest under the same name is replaced by the backup's. */
     size_t before = b->usr.n;
-    /* Appending must not move entries while the index points at them. */
-    err = fsg_manifest_reserve(c, &b->usr, b->usr.n + b->bak.n);
-    if (err < 0)
-        return err;
     for (size_t i = 0; i < b->bak.n; i++) {
         const struct fsg_entry *be = &b->bak.v[i];
         if (!be->valid || fsg_manifest_find(&b->usr, be->name) != NULL)
