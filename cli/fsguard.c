@@ -50,7 +50,7 @@ static const char usage_partitions[] =
 static const char usage_boot[] =
     "Usage: fsguard boot (--root DIR | --usr DIR --bak DIR) [--json]\n"
     "\n"
-    "The boot-time check. If DIR/bak/backup_restore.json enables the feature,\n"
+    "The boot-time check. If the backup's backup_restore.json enables the feature,\n"
     "every file listed in the user checksum.json is hashed; a missing, damaged\n"
     "or non-regular one is restored from its backup copy, but only if that copy\n"
     "matches the backup checksum.json. A missing user checksum.json is copied\n"
@@ -82,8 +82,17 @@ static const char usage_calc[] =
     "\n";
 
 static const char usage_common[] =
+    "\nOptions:\n"
     "  --json        print one JSON report on stdout\n"
     "  --help        this text\n";
+
+static const char exits_check[] =
+    "\nExit codes: 0 nothing needed fixing, 1 damage found and all repaired,\n"
+    "4 damage left unrepaired, 8 operational error, 16 usage error.\n";
+
+static const char exits_calc[] =
+    "\nExit codes: 0 hash recorded and printed, 8 error (nothing changed),\n"
+    "16 usage error.\n";
 
 struct opts {
     const char *cmd;
@@ -557,6 +566,7 @@ static void print_help(const char *cmd)
         fputs(usage_calc, stdout);
     fputs(usage_partitions, stdout);
     fputs(usage_common, stdout);
+    fputs(strcmp(cmd, "calc") == 0 ? exits_calc : exits_check, stdout);
 }
 
 static int parse(int argc, char **argv, struct opts *o)
