@@ -476,6 +476,8 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
         goto out;
     }
     err = fsg_hash_file(&c, c.usr, fsg_usr_path(name), &h);
+    if (err == FSG_ERR_ISDIR)
+        err = FSG_ERR_NOTREG; /* as documented: anything but a regular file */
     if (err < 0)
         goto out;
     if (h != e->crc || seeded) {

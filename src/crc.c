@@ -9,7 +9,9 @@
 
 uint32_t fsg_crc32(uint32_t crc, const void *buf, size_t len)
 {
-    return libdeflate_crc32(crc, buf, len);
+    /* libdeflate answers a NULL buffer with its own initial value (0), which
+     * would reset a running CRC: an empty update must change nothing. */
+    return len == 0 ? crc : libdeflate_crc32(crc, buf, len);
 }
 
 char *fsg_hash_format(uint32_t crc, char out[FSG_HASH_STRLEN])

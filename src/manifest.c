@@ -48,13 +48,13 @@ static int push(struct fsg_ctx *c, struct fsg_manifest *m, struct fsg_entry **ou
     return 0;
 }
 
-/* Copies a string cJSON allocated into our allocator and frees cJSON's. */
-static char *adopt(struct fsg_ctx *c, char *s)
+static char *dup_span(struct fsg_ctx *c, const char *p, size_t n)
 {
-    if (s == NULL)
-        return NULL;
-    char *d = fsg_strdup(c, s);
-    cJSON_free(s);
+    char *d = fsg_alloc(c, n + 1);
+    if (d != NULL) {
+        memcpy(d, p, n);
+        d[n] = '\0';
+    }
     return d;
 }
 
@@ -71,8 +71,67 @@ static void report_defect(struct fsg_ctx *c, int source, size_t index, const cha
     fsg_emit(c, &ev);
 }
 
-/* Classifies one array element; on success fills e (name, crc, extra). */
-static int take_entry(struct fsg_ctx *c, cJSON *item, struct fsg_entry *e)
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* Span scanning over text cJSON has already accepted as one JSON object:
+ * it only finds where each member's key and value start and end, so that
+ * kept keys and refused entries are written back byte for byte (cJSON would
+ * reprint numbers through a double and cut strings at \u0000). */
+static const char *skip_string(const char *p, const char *end)
+{
+    for (p++; p < end && *p != '"'; p++)
+        if (*p == '\\')
+            p++;
+    return p < end ? p + 1 : end;
+}
+
+static const char *skip_value(const char *p, const char *end)
+{
+    const char *start = p;
+    int depth = 0;
+    while (p < end) {
+        if (*p == '"') {
+            p = skip_string(p, end);
+            continue;
+        }
+        if (*p == '{' || *p == '[') {
+            depth++;
+        } else if (*p == '}' || *p == ']') {
+            if (depth == 0)
+                break;
+            depth--;
+        } else if (*p == ',' && depth == 0) {
+            break;
+        }
+        p++;
+    }
+    while (p > start && (p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n' || p[-1] == '\r'))
+        p--;
+    return p;
+}
+
+/* True if a JSON string's source holds a \u0000 escape. */
+static bool has_nul_escape(const char *p, const char *end)
+{
+    for (; p + 5 < end; p++) {
+        if (*p != '\\')
+            continue;
+        if (p[1] == 'u' && memcmp(p + 2, "0000", 4) == 0)
+            return true;
+        p++; /* the escaped character, so "\\u0000" is not one */
+    }
+    return false;
+}
+
+/* Classifies one array element, whose source is src..end; on success fills
+ * e (name, crc, extra). Returns an enum fsg_defect, or FSG_ERR_NOMEM. */
+static int take_entry(struct fsg_ctx *c, cJSON *item, const char *src, const char *end,
+                      struct fsg_entry *e)
 {
     cJSON *name = NULL, *crc = NULL;
     int defect = FSG_DEFECT_NONE;
@@ -81,9 +140,9 @@ static int take_entry(struct fsg_ctx *c, cJSON *item, struct fsg_entry *e)
         return FSG_DEFECT_NOT_OBJECT;
     for (cJSON *ch = item->child; ch != NULL; ch = ch->next) {
         cJSON **slot = NULL;
-        if (ch->string != NULL && strcmp(ch->string, "name") == 0)
+        if (strcmp(ch->string, "name") == 0)
             slot = &name;
-        else if (ch->string != NULL && strcmp(ch->string, "crc32") == 0)
+        else if (strcmp(ch->string, "crc32") == 0)
             slot = &crc;
         else
             continue;
@@ -109,22 +168,42 @@ static int take_entry(struct fsg_ctx *c, cJSON *item, struct fsg_entry *e)
     if (fsg_hash_parse(crc->valuestring, &e->crc) < 0)
         return FSG_DEFECT_HASH_BAD;
 
-    /* What is left once name and crc32 are taken out is kept verbatim. */
-    cJSON_Delete(cJSON_DetachItemViaPointer(item, name));
-    cJSON_Delete(cJSON_DetachItemViaPointer(item, crc));
-    if (item->child != NULL) {
-        e->extra = adopt(c, cJSON_PrintUnformatted(item));
-        if (e->extra == NULL)
-            return FSG_ERR_NOMEM;
+    /* Walk the members' source in step with cJSON's children: the name's
+     * source must not hide a NUL, and the other members are kept as text. */
+    const char *p = skip_ws(src, end) + 1, *keep = NULL;
+    size_t keep_len = 0;
+    char *extra = NULL;
+    for (cJSON *ch = item->child; ch != NULL; ch = ch->next) {
+        p = skip_ws(p, end);
+        const char *key = p;
+        p = skip_ws(skip_string(p, end), end) + 1; /* past ':' */
+        const char *val = skip_ws(p, end);
+        p = skip_value(val, end);
+        if (ch == name && has_nul_escape(val, p)) {
+            fsg_free(c, extra);
+            return FSG_DEFECT_NAME_CHARS;
+        }
+        if (ch != name && ch != crc) {
+            size_t n = (size_t)(p - key);
+            char *x = fsg_realloc(c, extra, keep_len + n + 2);
+            if (x == NULL) {
+                fsg_free(c, extra);
+                return FSG_ERR_NOMEM;
+            }
+            extra = x;
+            if (keep_len > 0)
+                extra[keep_len++] = ',';
+            memcpy(extra + keep_len, key, n);
+            keep_len += n;
+            extra[keep_len] = '\0';
+            keep = extra;
+        }
+        p = skip_ws(p, end);
+        if (p < end && *p == ',')
+            p++;
     }
+    e->extra = (char *)keep;
     return FSG_DEFECT_NONE;
-}
-
-static const char *skip_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    return p;
 }
 
 int fsg_manifest_parse(struct fsg_ctx *c, const char *text, size_t len, int source,
@@ -154,12 +233,12 @@ int fsg_manifest_parse(struct fsg_ctx *c, const char *text, size_t len, int sour
             struct fsg_entry *e;
             err = push(c, m, &e);
             if (err == 0) {
-                /* take_entry leaves a refused item intact, to print verbatim. */
-                int d = take_entry(c, item, e);
+                int d = take_entry(c, item, p, stop, e);
                 if (d == FSG_ERR_NOMEM) {
                     err = FSG_ERR_NOMEM;
                 } else if (d != FSG_DEFECT_NONE) {
-                    e->raw = adopt(c, cJSON_PrintUnformatted(item));
+                    /* A refused entry goes back exactly as it came. */
+                    e->raw = dup_span(c, p, (size_t)(skip_value(p, stop) - p));
                     if (e->raw == NULL)
                         err = FSG_ERR_NOMEM;
                     report_defect(c, source, m->n - 1, e->name, d);
@@ -205,6 +284,8 @@ static int slurp(struct fsg_ctx *c, const struct fsg_port *port, const char *pat
     void *f;
     int err = port->stat(port->ctx, path, &st);
 
+    if (max > SIZE_MAX / 4)
+        max = SIZE_MAX / 4; /* so that the sizes below cannot overflow */
     if (err < 0)
         return err;
     if (st.type != FSG_TYPE_REG)
@@ -222,12 +303,13 @@ static int slurp(struct fsg_ctx *c, const struct fsg_port *port, const char *pat
     }
     for (;;) {
         if (n + 1 == cap) {
-            /* The file grew since stat; read on, within the limit. */
-            if (cap > max) {
+            /* Full: at the end of the file, or it grew since stat. One more
+             * byte than the limit must fit to tell the two apart. */
+            if (n > max) {
                 err = FSG_ERR_FBIG;
                 break;
             }
-            size_t ncap = cap * 2 > max + 1 ? (size_t)max + 2 : cap * 2;
+            size_t ncap = (uint64_t)cap * 2 > max + 2 ? (size_t)max + 2 : cap * 2;
             char *nb = fsg_realloc(c, buf, ncap);
             if (nb == NULL) {
                 err = FSG_ERR_NOMEM;
@@ -305,25 +387,7 @@ int fsg_manifest_index(struct fsg_ctx *c, struct fsg_manifest *m, int source)
     for (size_t i = 0; i < k; i++) {
         struct fsg_entry *e = m->index[i];
         if (out > 0 && strcmp(m->index[out - 1]->name, e->name) == 0) {
-            char hash[FSG_HASH_STRLEN];
-            cJSON *o = cJSON_CreateObject();
-            if (o == NULL || cJSON_AddStringToObject(o, "name", e->name) == NULL ||
-                cJSON_AddStringToObject(o, "crc32", fsg_hash_format(e->crc, hash)) == NULL) {
-                cJSON_Delete(o);
-                return FSG_ERR_NOMEM;
-            }
-            if (e->extra != NULL) {
-                cJSON *x = cJSON_Parse(e->extra);
-                while (x != NULL && x->child != NULL) {
-                    cJSON *ch = cJSON_DetachItemViaPointer(x, x->child);
-                    cJSON_AddItemToObject(o, ch->string, ch);
-                }
-                cJSON_Delete(x);
-            }
-            e->raw = adopt(c, cJSON_PrintUnformatted(o));
-            cJSON_Delete(o);
-            if (e->raw == NULL)
-                return FSG_ERR_NOMEM;
+            /* Kept, and written back from its fields like a valid entry. */
             e->valid = false;
             report_defect(c, source, (size_t)(e - m->v), e->name, FSG_DEFECT_DUPLICATE);
             continue;
@@ -399,30 +463,53 @@ static void out_put(struct out *o, const char *s)
     }
 }
 
-/* One valid entry as a JSON object: name, crc32, then the kept keys. */
-static char *entry_json(const struct fsg_entry *e)
+/* Writes a valid name as a JSON string. Names that passed fsg_name_check
+ * hold no control character and no backslash, so '"' is all that needs an
+ * escape; other bytes, UTF-8 included, go out as they are. */
+static void out_name(struct out *o, const char *name)
+{
+    out_put(o, "\"");
+    while (*name != '\0' && o->err == 0) {
+        size_t n = strcspn(name, "\"");
+        if (o->size - o->used > n) {
+            memcpy(o->buf + o->used, name, n);
+            o->used += n;
+        } else {
+            char piece[2] = {0, 0};
+            for (size_t i = 0; i < n; i++) {
+                piece[0] = name[i];
+                out_put(o, piece);
+            }
+        }
+        name += n;
+        if (*name == '"') {
+            out_put(o, "\\\"");
+            name++;
+        }
+    }
+    out_put(o, "\"");
+}
+
+/* One entry: verbatim if it was refused as it came, else name, crc32, then
+ * the kept members. */
+static void out_entry(struct out *o, const struct fsg_entry *e)
 {
     char hash[FSG_HASH_STRLEN];
-    cJSON *o = cJSON_CreateObject();
-    char *s = NULL;
 
-    if (o == NULL || cJSON_AddStringToObject(o, "name", e->name) == NULL ||
-        cJSON_AddStringToObject(o, "crc32", fsg_hash_format(e->crc, hash)) == NULL)
-        goto done;
-    if (e->extra != NULL) {
-        cJSON *x = cJSON_Parse(e->extra);
-        if (x == NULL)
-            goto done;
-        while (x->child != NULL) {
-            cJSON *ch = cJSON_DetachItemViaPointer(x, x->child);
-            cJSON_AddItemToObject(o, ch->string, ch);
-        }
-        cJSON_Delete(x);
+    if (e->raw != NULL) {
+        out_put(o, e->raw);
+        return;
     }
-    s = cJSON_PrintUnformatted(o);
-done:
-    cJSON_Delete(o);
-    return s;
+    out_put(o, "{\"name\":");
+    out_name(o, e->name);
+    out_put(o, ",\"crc32\":\"");
+    out_put(o, fsg_hash_format(e->crc, hash));
+    out_put(o, "\"");
+    if (e->extra != NULL) {
+        out_put(o, ",");
+        out_put(o, e->extra);
+    }
+    out_put(o, "}");
 }
 
 int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_manifest *m)
@@ -447,14 +534,8 @@ int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_manifest *m)
         const struct fsg_entry *e = &m->v[i];
         if (e->dropped)
             continue;
-        char *s = e->valid ? entry_json(e) : NULL;
-        if (e->valid && s == NULL) {
-            o.err = FSG_ERR_NOMEM;
-            break;
-        }
         out_put(&o, first ? "\n" : ",\n");
-        out_put(&o, e->valid ? s : e->raw);
-        cJSON_free(s);
+        out_entry(&o, e);
         first = false;
     }
     out_put(&o, first ? "]\n" : "\n]\n");

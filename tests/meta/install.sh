@@ -26,7 +26,7 @@ int main(void)
 C
 export PKG_CONFIG_PATH=$(dirname "$pc")
 # shellcheck disable=SC2046
-cc -std=c11 -o "$tmp/use" "$tmp/use.c" $(pkg-config --cflags --static --libs fsguard)
+cc -std=c11 ${FSG_CONSUMER_CFLAGS:-} -o "$tmp/use" "$tmp/use.c" $(pkg-config --cflags --static --libs fsguard)
 out=$("$tmp/use")
 if [ "$out" = "0xd202d277" ]; then
   echo "1 passed, 0 failed"
