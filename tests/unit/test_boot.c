@@ -447,6 +447,40 @@ static void test_usr_manifest_invalid(void)
     mpdev_free(&d);
 }
 
+/* A single read error on the user manifest is retried, so the hashes of
+ * legitimate edits survive it; a persistent one gives the table up. */
+static void test_usr_manifest_read_retry(void)
+{
+    for (int persistent = 0; persistent <= 1; persistent++) {
+        struct mp_device d;
+        struct fsg_report r;
+        uint32_t crc;
+        std_device(&d);
+        memport_put_str(d.usr, "a.py", "print('edited')\n");
+        CHECK_EQ_INT(fsg_calc(&d.cfg, "/usr/a.py", &crc), 0);
+        mpdev_reset(&d);
+        /* The first read in the user partition is the manifest's. */
+        memport_fail_kind(d.usr, MP_OP_READ, 1, FSG_ERR_IO, persistent);
+        d.record = 1;
+        int ret = fsg_boot(&d.cfg, 0, &r);
+        memport_fail_clear(d.usr);
+        if (!persistent) {
+            CHECK_EQ_INT(ret, 0);
+            CHECK_EQ_INT(r.manifest, FSG_MANIFEST_UNCHANGED);
+            CHECK_EQ_INT(r.ok, NSTD);
+            CHECK_EQ_INT(fsg_report_exit_code(&r), 0);
+            CHECK_EQ_STR(memport_get(d.usr, "a.py", NULL), "print('edited')\n");
+            CHECK_EQ_INT(memport_mutations(d.usr), 0);
+        } else {
+            /* Every read fails: the table is given up and nothing can be
+             * verified; the files are still what they were or factory. */
+            CHECK_EQ_INT(r.manifest, FSG_MANIFEST_REBUILT);
+            CHECK_EQ_INT(r.usr_manifest_error, FSG_ERR_IO);
+        }
+        mpdev_free(&d);
+    }
+}
+
 /* ---- step 4: damage ---- */
 
 /* Boots, expecting exactly one file (name) to be restored with problem. */
@@ -1698,6 +1732,7 @@ int main(void)
     test_bak_manifest();
     test_usr_manifest_missing();
     test_usr_manifest_invalid();
+    test_usr_manifest_read_retry();
     test_damage();
     test_dir_gone();
     test_bak_copy_missing();
