@@ -102,16 +102,36 @@ struct opts {
     char usr_buf[4096], bak_buf[4096];
 };
 
-/* Prints s with control characters escaped: names come from files that may
- * be hostile, and must not drive the terminal. */
+/* A copy of s with control characters (and, with ascii, every byte past
+ * 0x7e) written as \xNN: names come from files that may be hostile, must
+ * not drive the terminal, and must not put invalid UTF-8 into JSON. */
+static char *escaped(const char *s, int ascii)
+{
+    char *out = malloc(strlen(s) * 4 + 1), *o = out;
+    if (out == NULL) {
+        fputs("fsguard: out of memory\n", stderr);
+        exit(EXIT_OPERATIONAL);
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f || (ascii && *p > 0x7f))
+            o += sprintf(o, "\\x%02x", *p);
+        else
+            *o++ = (char)*p;
+    }
+    *o = '\0';
+    return out;
+}
+
+static void put_escaped(FILE *f, const char *s, int ascii)
+{
+    char *e = escaped(s, ascii);
+    fputs(e, f);
+    free(e);
+}
+
 static void put_safe(FILE *f, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            fprintf(f, "\\x%02x", *p);
-        else
-            fputc(*p, f);
-    }
+    put_escaped(f, s, 0);
 }
 
 static void err_msg(const char *fmt, ...)
@@ -219,9 +239,11 @@ static void on_event(void *ctx, const struct fsg_event *ev)
         fprintf(stderr, "fsguard: ");
         put_safe(stderr, dir_of(o, ev->source));
         fprintf(stderr, "/checksum.json: entry %lu", ev->index);
+        /* A name refused for its characters may hold invalid UTF-8. */
+        int ascii = ev->defect == FSG_DEFECT_NAME_CHARS;
         if (ev->name != NULL) {
             fputs(" (\"", stderr);
-            put_safe(stderr, ev->name);
+            put_escaped(stderr, ev->name, ascii);
             fputs("\")", stderr);
         }
         fprintf(stderr, ": %s; skipped\n", fsg_defect_str(ev->defect));
@@ -229,9 +251,11 @@ static void on_event(void *ctx, const struct fsg_event *ev)
             cJSON *e = cJSON_CreateObject();
             cJSON_AddStringToObject(e, "manifest", ev->source == FSG_SOURCE_BAK ? "bak" : "usr");
             cJSON_AddNumberToObject(e, "index", (double)ev->index);
-            if (ev->name != NULL)
-                cJSON_AddStringToObject(e, "name", ev->name);
-            else
+            if (ev->name != NULL) {
+                char *n = escaped(ev->name, ascii);
+                cJSON_AddStringToObject(e, "name", ascii ? n : ev->name);
+                free(n);
+            } else
                 cJSON_AddNullToObject(e, "name");
             cJSON_AddStringToObject(e, "reason", fsg_defect_str(ev->defect));
             cJSON_AddItemToArray(pr->entries, e);
@@ -332,10 +356,10 @@ static void print_summary(const struct printer *pr, const struct fsg_report *r, 
         if (r->feature == FSG_FEATURE_NO_SWITCH)
             printf("/backup_restore.json does not exist");
         else if (r->feature == FSG_FEATURE_DISABLED)
-            printf("/backup_restore.json sets \"enable\" to 0");
+            printf("/backup_restore.json turns it off (\"enable\" is 0 or false)");
         else if (r->feature_error == FSG_ERR_CORRUPT)
-            printf("/backup_restore.json has no usable \"enable\" (it must be a JSON object "
-                   "like {\"enable\": 1})");
+            printf("/backup_restore.json is not a JSON object with an \"enable\" key "
+                   "(like {\"enable\": 1})");
         else
             printf("/backup_restore.json is unreadable (%s)", fsg_strerror(r->feature_error));
         printf("; nothing checked, nothing changed\n");

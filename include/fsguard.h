@@ -117,7 +117,7 @@ enum fsg_defect {
     FSG_DEFECT_NAME_DOTS,      /* a "." or ".." component */
     FSG_DEFECT_NAME_EMPTY,     /* an empty component ("//", trailing "/") */
     FSG_DEFECT_NAME_LONG,      /* longer than FSG_NAME_MAX or FSG_SEGMENT_MAX */
-    FSG_DEFECT_NAME_CHARS,     /* a control character or backslash */
+    FSG_DEFECT_NAME_CHARS,     /* a control character, backslash or invalid UTF-8 */
     FSG_DEFECT_NAME_RESERVED,  /* checksum.json itself, or a temporary name */
     FSG_DEFECT_NO_HASH,        /* no "crc32" key */
     FSG_DEFECT_HASH_TYPE,      /* "crc32" is not a string */
@@ -248,7 +248,9 @@ struct fsg_event {
     int kind;                  /* enum fsg_event_kind */
     const char *name;          /* FILE: device name ("/usr/a.py"); ENTRY: the
                                   entry's name if it had a string one, else
-                                  NULL; TEMP: port path in the user partition */
+                                  NULL: valid UTF-8 without control characters
+                                  unless defect is FSG_DEFECT_NAME_CHARS;
+                                  TEMP: port path in the user partition */
     /* FILE */
     int status;                /* enum fsg_status */
     int problem;               /* enum fsg_problem */
@@ -301,10 +303,11 @@ struct fsg_config {
 /* State of the feature switch, /bak/backup_restore.json. */
 enum fsg_feature {
     FSG_FEATURE_ENABLED = 0,
-    FSG_FEATURE_DISABLED,      /* "enable" is 0 or false */
+    FSG_FEATURE_DISABLED,      /* "enable" is 0 or false (any other value
+                                  enables, as in QuecPython) */
     FSG_FEATURE_NO_SWITCH,     /* backup_restore.json does not exist */
-    FSG_FEATURE_BAD_SWITCH     /* it is unreadable, not JSON, or has no usable
-                                  "enable" (see feature_error) */
+    FSG_FEATURE_BAD_SWITCH     /* it is unreadable, not a JSON object, or has
+                                  no "enable" (see feature_error) */
 };
 
 /* What happened to /usr/checksum.json. */

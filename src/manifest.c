@@ -179,9 +179,9 @@ static int take_entry(struct fsg_ctx *c, cJSON *item, const char *src, const cha
         p = skip_ws(skip_string(p, end), end) + 1; /* past ':' */
         const char *val = skip_ws(p, end);
         p = skip_value(val, end);
-        if (ch == name && has_nul_escape(val, p)) {
+        if ((ch == name || ch == crc) && has_nul_escape(val, p)) {
             fsg_free(c, extra);
-            return FSG_DEFECT_NAME_CHARS;
+            return ch == name ? FSG_DEFECT_NAME_CHARS : FSG_DEFECT_HASH_BAD;
         }
         if (ch != name && ch != crc) {
             size_t n = (size_t)(p - key);
@@ -213,6 +213,15 @@ int fsg_manifest_parse(struct fsg_ctx *c, const char *text, size_t len, int sour
     int err = 0;
 
     memset(m, 0, sizeof *m);
+    /* JSON allows no raw control byte but tab, LF and CR (inside strings
+     * they must be escaped); cJSON would skip them as whitespace. */
+    for (const char *q = text; q < end; q++) {
+        unsigned char ch = (unsigned char)*q;
+        if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') {
+            p = q;
+            goto corrupt;
+        }
+    }
     if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
         p += 3;
     p = skip_ws(p, end);
@@ -559,14 +568,16 @@ int fsg_switch_read(struct fsg_ctx *c, int *err)
     if (*err < 0)
         return FSG_FEATURE_BAD_SWITCH;
     cJSON *root = cJSON_ParseWithLength(text, len);
-    cJSON *en = cJSON_GetObjectItemCaseSensitive(root, "enable");
-    if (cJSON_IsBool(en)) {
-        feature = cJSON_IsTrue(en) ? FSG_FEATURE_ENABLED : FSG_FEATURE_DISABLED;
-    } else if (cJSON_IsNumber(en)) {
-        feature = en->valuedouble != 0 ? FSG_FEATURE_ENABLED : FSG_FEATURE_DISABLED;
-    } else {
+    cJSON *en = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "enable") : NULL;
+    if (en == NULL) {
         feature = FSG_FEATURE_BAD_SWITCH;
         *err = FSG_ERR_CORRUPT;
+    } else if (cJSON_IsFalse(en) || (cJSON_IsNumber(en) && en->valuedouble == 0)) {
+        feature = FSG_FEATURE_DISABLED;
+    } else {
+        /* QuecPython's rule (backup_restore.py: flag != 0): anything but
+         * 0 or false enables, "1" and null included. */
+        feature = FSG_FEATURE_ENABLED;
     }
     cJSON_Delete(root);
     fsg_free(c, text);

@@ -7,10 +7,36 @@
 
 #include <string.h>
 
+/* Length of the valid UTF-8 sequence at p (shortest form, no surrogates,
+ * at most U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t n = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
+    if (n == 0 || p[0] > 0xF4)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] > 0x9F) ||
+        (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] > 0x8F))
+        return 0;
+    return n;
+}
+
 int fsg_name_check(const char *name)
 {
     size_t len = strlen(name);
 
+    /* Characters first: whatever else is wrong with a name, reports can
+     * then show it as it is unless this check refused it. */
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0';) {
+        size_t n = utf8_len(p);
+        if (n == 0 || *p < 0x20 || *p == 0x7f || *p == '\\')
+            return FSG_DEFECT_NAME_CHARS;
+        p += n;
+    }
     if (strncmp(name, FSG_USR_PREFIX, FSG_USR_PREFIX_LEN) != 0)
         return FSG_DEFECT_NAME_OUTSIDE;
     if (len > FSG_NAME_MAX)
@@ -25,11 +51,6 @@ int fsg_name_check(const char *name)
             return FSG_DEFECT_NAME_LONG;
         if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
             return FSG_DEFECT_NAME_DOTS;
-        for (size_t i = 0; i < n; i++) {
-            unsigned char ch = (unsigned char)seg[i];
-            if (ch < 0x20 || ch == 0x7f || ch == '\\')
-                return FSG_DEFECT_NAME_CHARS;
-        }
         if (seg[n] == '\0') {
             /* The last component: the file's own name. */
             if (seg == name + FSG_USR_PREFIX_LEN && strcmp(seg, FSG_MANIFEST_NAME) == 0)

@@ -413,6 +413,15 @@ static void test_name_check(void)
     CHECK_EQ_INT(fsg_name_check("/usr/a\nb"), FSG_DEFECT_NAME_CHARS);
     CHECK_EQ_INT(fsg_name_check("/usr/a\x7f"), FSG_DEFECT_NAME_CHARS);
     CHECK_EQ_INT(fsg_name_check("/usr/a\\b"), FSG_DEFECT_NAME_CHARS);
+    /* UTF-8 names are ordinary (QuecPython projects often have Chinese
+     * names); malformed UTF-8 is refused, whatever else is wrong. */
+    CHECK_EQ_INT(fsg_name_check("/usr/\xe9\x85\x8d\xe7\xbd\xae.json"), FSG_DEFECT_NONE);
+    CHECK_EQ_INT(fsg_name_check("/usr/\xf0\x9f\x93\x81/a"), FSG_DEFECT_NONE);
+    CHECK_EQ_INT(fsg_name_check("/usr/bad\xff\xfe.py"), FSG_DEFECT_NAME_CHARS);
+    CHECK_EQ_INT(fsg_name_check("/usr/\xc0\xaf"), FSG_DEFECT_NAME_CHARS);      /* overlong '/' */
+    CHECK_EQ_INT(fsg_name_check("/usr/\xed\xa0\x80"), FSG_DEFECT_NAME_CHARS);  /* surrogate */
+    CHECK_EQ_INT(fsg_name_check("/usr/\xe9\x85"), FSG_DEFECT_NAME_CHARS);      /* cut short */
+    CHECK_EQ_INT(fsg_name_check("/etc/\xff"), FSG_DEFECT_NAME_CHARS);
     CHECK_EQ_INT(fsg_name_check("/usr/checksum.json"), FSG_DEFECT_NAME_RESERVED);
     CHECK_EQ_INT(fsg_name_check("/usr/.a.fsg-tmp"), FSG_DEFECT_NAME_RESERVED);
     CHECK_EQ_INT(fsg_name_check("/usr/d/.b.py.fsg-tmp"), FSG_DEFECT_NAME_RESERVED);
@@ -677,6 +686,31 @@ static void test_bak_defects(void)
 
 /* A NUL in a name is a control character: it must not cut the name short
  * and turn "/usr/a.py\u0000.evil" into "/usr/a.py". */
+/* A \u0000 in crc32 must not cut it short, and raw control bytes are not
+ * JSON whitespace (cJSON would skip them). */
+static void test_nul_and_control_bytes(void)
+{
+    struct mp_device d;
+    struct fsg_ctx c;
+    struct fsg_manifest m;
+    uint64_t off = 0;
+    const char *t = "[{\"name\": \"/usr/q.py\", \"crc32\": \"0x1\\u0000\"}]";
+    static const char raw[] = "[{\"name\": \"/usr/q.py\",\0 \"crc32\": \"0x1\"}]";
+
+    mpdev_init(&d);
+    CHECK_EQ_INT(fsg_ctx_init(&c, &d.cfg), 0);
+    CHECK_EQ_INT(fsg_manifest_parse(&c, t, strlen(t), FSG_SOURCE_USR, &m, &off), 0);
+    CHECK(m.n == 1 && !m.v[0].valid);
+    const struct mp_event *e = mpdev_entry_event(&d, FSG_SOURCE_USR, 0);
+    CHECK(e != NULL && e->defect == FSG_DEFECT_HASH_BAD);
+    fsg_manifest_free(&c, &m);
+    CHECK_EQ_INT(fsg_manifest_parse(&c, raw, sizeof raw - 1, FSG_SOURCE_USR, &m, &off),
+                 FSG_ERR_CORRUPT);
+    CHECK_EQ_INT(off, 22); /* the NUL byte */
+    fsg_ctx_fini(&c);
+    mpdev_free(&d);
+}
+
 static void test_nul_in_name(void)
 {
     struct mp_device d;
@@ -882,6 +916,7 @@ int main(void)
     test_refused_replaced();
     test_bak_defects();
     test_nul_in_name();
+    test_nul_and_control_bytes();
     test_manifest_max();
     test_switch_max();
     test_written_format();
