@@ -215,9 +215,10 @@ static int px_stat(void *ctx, const char *path, struct fsg_stat *out)
     return 0;
 }
 
-static int px_remove(void *ctx, const char *path)
+/* Runs fn on path's last component inside its parent directory: the
+ * shape of every writing call that names one entry. */
+static int in_parent(struct fsg_posix *p, const char *path, int (*fn)(int dfd, const char *base))
 {
-    struct fsg_posix *p = ctx;
     const char *base;
 
     if (p->readonly)
@@ -225,10 +226,25 @@ static int px_remove(void *ctx, const char *path)
     int dfd = walk(p, path, &base);
     if (dfd < 0)
         return dfd;
-    int r = unlinkat(dfd, base, 0);
+    int r = fn(dfd, base);
     int e = errno;
     close(dfd);
     return r < 0 ? fsg_posix_error(e) : 0;
+}
+
+static int unlink_file(int dfd, const char *base)
+{
+    return unlinkat(dfd, base, 0);
+}
+
+static int make_dir(int dfd, const char *base)
+{
+    return mkdirat(dfd, base, 0755);
+}
+
+static int px_remove(void *ctx, const char *path)
+{
+    return in_parent(ctx, path, unlink_file);
 }
 
 static int px_rename(void *ctx, const char *from, const char *to)
@@ -256,18 +272,7 @@ static int px_rename(void *ctx, const char *from, const char *to)
 
 static int px_mkdir(void *ctx, const char *path)
 {
-    struct fsg_posix *p = ctx;
-    const char *base;
-
-    if (p->readonly)
-        return FSG_ERR_ROFS;
-    int dfd = walk(p, path, &base);
-    if (dfd < 0)
-        return dfd;
-    int r = mkdirat(dfd, base, 0755);
-    int e = errno;
-    close(dfd);
-    return r < 0 ? fsg_posix_error(e) : 0;
+    return in_parent(ctx, path, make_dir);
 }
 
 static int px_syncdir(void *ctx, const char *path)

@@ -455,18 +455,26 @@ static int mp_stat(void *ctx, const char *path, struct fsg_stat *st)
     return 0;
 }
 
-static int mp_remove(void *ctx, const char *path)
+/* The preamble of every writing callback: count (and maybe fault) the call,
+ * check the path, refuse on a read-only port. */
+static int begin_write(struct memport *mp, int op, const char *path)
 {
-    struct memport *mp = ctx;
-    struct mp_node *x;
-    int err = begin_op(mp, MP_OP_REMOVE);
-
+    int err = begin_op(mp, op);
     if (err < 0)
         return err;
     if (!path_ok(path, false))
         return bad_path(mp);
-    if (mp->readonly)
-        return FSG_ERR_ROFS;
+    return mp->readonly ? FSG_ERR_ROFS : 0;
+}
+
+static int mp_remove(void *ctx, const char *path)
+{
+    struct memport *mp = ctx;
+    struct mp_node *x;
+    int err = begin_write(mp, MP_OP_REMOVE, path);
+
+    if (err < 0)
+        return err;
     err = lookup(mp, path, &x);
     if (err < 0)
         return err;
@@ -524,14 +532,10 @@ static int mp_mkdir(void *ctx, const char *path)
 {
     struct memport *mp = ctx;
     struct mp_node *dir;
-    int err = begin_op(mp, MP_OP_MKDIR);
+    int err = begin_write(mp, MP_OP_MKDIR, path);
 
     if (err < 0)
         return err;
-    if (!path_ok(path, false))
-        return bad_path(mp);
-    if (mp->readonly)
-        return FSG_ERR_ROFS;
     err = walk_parent(mp, path, &dir);
     if (err < 0)
         return err;
