@@ -5,7 +5,7 @@
  * to fsck-style exit codes.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "fsguard.h"
+#include "common.h"
 #include "fsguard_posix.h"
 
 #include <cjson/cJSON.h>
@@ -13,14 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum {
-    EXIT_CLEAN = 0,
-    EXIT_FIXED = 1,
-    EXIT_UNFIXED = 4,
-    EXIT_OPERATIONAL = 8,
-    EXIT_USAGE = 16
-};
 
 static const char usage_main[] =
     "Usage: fsguard COMMAND [OPTIONS]\n"
@@ -33,19 +25,14 @@ static const char usage_main[] =
     "  boot     check every protected file and restore the damaged ones\n"
     "  verify   the same check, writing nothing; reports what boot would do\n"
     "  calc     record the hash of a legitimately edited protected file\n"
+    "  pack     build the factory partitions from a project tree\n"
+    "  inspect  check built partitions offline\n"
     "\n"
     "Run 'fsguard COMMAND --help' for a command's options.\n"
     "Options: --help, --version.\n"
     "\n"
     "Exit codes: 0 nothing needed fixing, 1 damage found and all repaired,\n"
     "4 damage left unrepaired, 8 operational error, 16 usage error.\n";
-
-static const char usage_partitions[] =
-    "Partitions:\n"
-    "  --usr DIR     the user partition (what the device mounts at /usr)\n"
-    "  --bak DIR     the backup partition (what the device mounts at /bak);\n"
-    "                it is only ever read\n"
-    "  --root DIR    the same as --usr DIR/usr --bak DIR/bak\n";
 
 static const char usage_boot[] =
     "Usage: fsguard boot (--root DIR | --usr DIR --bak DIR) [--json]\n"
@@ -102,48 +89,6 @@ struct opts {
     char usr_buf[4096], bak_buf[4096];
 };
 
-/* A copy of s with control characters (and, with ascii, every byte past
- * 0x7e) written as \xNN: names come from files that may be hostile, must
- * not drive the terminal, and must not put invalid UTF-8 into JSON. */
-static char *escaped(const char *s, int ascii)
-{
-    char *out = malloc(strlen(s) * 4 + 1), *o = out;
-    if (out == NULL) {
-        fputs("fsguard: out of memory\n", stderr);
-        exit(EXIT_OPERATIONAL);
-    }
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p < 0x20 || *p == 0x7f || (ascii && *p > 0x7f))
-            o += sprintf(o, "\\x%02x", *p);
-        else
-            *o++ = (char)*p;
-    }
-    *o = '\0';
-    return out;
-}
-
-static void put_escaped(FILE *f, const char *s, int ascii)
-{
-    char *e = escaped(s, ascii);
-    fputs(e, f);
-    free(e);
-}
-
-static void put_safe(FILE *f, const char *s)
-{
-    put_escaped(f, s, 0);
-}
-
-static void err_msg(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("fsguard: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 /* ---- reporting ---- */
 
 struct printer {
@@ -152,18 +97,6 @@ struct printer {
     unsigned long nfiles;       /* files printed so far (JSON comma) */
     cJSON *entries, *temps;     /* gathered for the JSON report */
 };
-
-static const char *problem_text(int problem)
-{
-    switch (problem) {
-    case FSG_PROBLEM_MISSING: return "missing";
-    case FSG_PROBLEM_MISMATCH: return "content differs from checksum.json";
-    case FSG_PROBLEM_NOT_REGULAR: return "not a regular file";
-    case FSG_PROBLEM_UNREADABLE: return "unreadable";
-    case FSG_PROBLEM_UNSAFE_PATH: return "a parent directory is a symbolic link or a file";
-    default: return "ok";
-    }
-}
 
 static const char *failure_text(int failure)
 {
@@ -313,16 +246,6 @@ static void on_event(void *ctx, const struct fsg_event *ev)
     putchar('/');
     put_safe(stdout, ev->name + 5);
     printf(": %s\n", reason);
-}
-
-static const char *feature_text(int feature)
-{
-    switch (feature) {
-    case FSG_FEATURE_ENABLED: return "enabled";
-    case FSG_FEATURE_DISABLED: return "disabled";
-    case FSG_FEATURE_NO_SWITCH: return "no_switch";
-    default: return "bad_switch";
-    }
 }
 
 static const char *manifest_text(int action)
@@ -564,22 +487,6 @@ static int cmd_calc(const struct opts *o)
 
 /* ---- options ---- */
 
-/* Prints "fsguard: CMD: MSG 'ARG'" and a hint; returns the usage exit code. */
-static int usage_error(const char *cmd, const char *msg, const char *arg)
-{
-    fprintf(stderr, "fsguard: ");
-    if (cmd != NULL)
-        fprintf(stderr, "%s: ", cmd);
-    fputs(msg, stderr);
-    if (arg != NULL) {
-        fputs(" '", stderr);
-        put_safe(stderr, arg);
-        fputc('\'', stderr);
-    }
-    fprintf(stderr, "\nTry 'fsguard %s%s--help'.\n", cmd != NULL ? cmd : "", cmd != NULL ? " " : "");
-    return EXIT_USAGE;
-}
-
 static void print_help(const char *cmd)
 {
     if (strcmp(cmd, "boot") == 0)
@@ -656,6 +563,10 @@ int main(int argc, char **argv)
         printf("fsguard %s\n", FSG_VERSION);
         return EXIT_CLEAN;
     }
+    if (strcmp(cmd, "pack") == 0)
+        return cmd_pack(argc, argv);
+    if (strcmp(cmd, "inspect") == 0)
+        return cmd_inspect(argc, argv);
     if (strcmp(cmd, "boot") != 0 && strcmp(cmd, "verify") != 0 && strcmp(cmd, "calc") != 0)
         return usage_error(NULL, "unknown command", cmd);
     o.cmd = cmd;

@@ -238,7 +238,21 @@ enum fsg_status {
 enum fsg_event_kind {
     FSG_EVENT_FILE = 1,        /* one protected file was checked */
     FSG_EVENT_ENTRY,           /* a manifest entry was refused and skipped */
-    FSG_EVENT_TEMP             /* a leftover temporary file was (or would be) removed */
+    FSG_EVENT_TEMP,            /* a leftover temporary file was (or would be) removed */
+    FSG_EVENT_PLANNED,         /* pack: the tree was read; size: bytes to copy */
+    FSG_EVENT_PACKED,          /* pack: one file was copied */
+    FSG_EVENT_REFUSED,         /* pack: an entry of the tree cannot be packed */
+    FSG_EVENT_UNLISTED         /* inspect: a file no checksum.json entry names */
+};
+
+/* Why pack refused an entry of the project tree (enum fsg_refusal). */
+enum fsg_refusal {
+    FSG_REFUSAL_NONE = 0,
+    FSG_REFUSAL_LINK,          /* a symbolic link */
+    FSG_REFUSAL_SPECIAL,       /* a device, socket, FIFO or other special file */
+    FSG_REFUSAL_NAME,          /* its name cannot be stored (see defect) */
+    FSG_REFUSAL_RESERVED,      /* checksum.json or backup_restore.json at the root */
+    FSG_REFUSAL_UNREADABLE     /* stat or listing failed (see error) */
 };
 
 /* Which manifest an entry event is about. */
@@ -246,11 +260,13 @@ enum fsg_source { FSG_SOURCE_USR = 1, FSG_SOURCE_BAK = 2 };
 
 struct fsg_event {
     int kind;                  /* enum fsg_event_kind */
-    const char *name;          /* FILE: device name ("/usr/a.py"); ENTRY: the
-                                  entry's name if it had a string one, else
-                                  NULL: valid UTF-8 without control characters
-                                  unless defect is FSG_DEFECT_NAME_CHARS;
-                                  TEMP: port path in the user partition */
+    const char *name;          /* FILE, PACKED: device name ("/usr/a.py");
+                                  ENTRY: the entry's name if it had a string
+                                  one, else NULL: valid UTF-8 without control
+                                  characters unless defect is
+                                  FSG_DEFECT_NAME_CHARS; TEMP, UNLISTED: port
+                                  path in the partition; REFUSED: port path in
+                                  the project tree (may hold any byte) */
     /* FILE */
     int status;                /* enum fsg_status */
     int problem;               /* enum fsg_problem */
@@ -267,7 +283,12 @@ struct fsg_event {
     /* ENTRY */
     int source;                /* enum fsg_source */
     unsigned long index;       /* 0-based position in the JSON array */
-    int defect;                /* enum fsg_defect */
+    int defect;                /* enum fsg_defect; REFUSED: for FSG_REFUSAL_NAME */
+    /* PLANNED, PACKED, REFUSED, UNLISTED; FILE for inspect */
+    uint64_t size;             /* bytes of the file (PLANNED: of all files) */
+    int protect;               /* PACKED: the file went to the backup too */
+    int refusal;               /* REFUSED: enum fsg_refusal */
+    int type;                  /* REFUSED, UNLISTED: enum fsg_type */
 };
 
 /* Allocator: realloc semantics (ptr NULL allocates, size 0 frees and returns
@@ -376,6 +397,88 @@ int fsg_report_exit_code(const struct fsg_report *report);
  * checksum.json is invalid. Nothing is written on failure.
  */
 int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc);
+
+/* ------------------------------------------------------------------------ */
+/* Host side: building and inspecting partitions (not needed on a device).  */
+
+struct fsg_pack {
+    const struct fsg_port *src;   /* the project tree as it appears under /usr;
+                                     read only, needs list */
+    const struct fsg_port *usr;   /* empty: receives the user partition */
+    const struct fsg_port *bak;   /* empty: receives the backup partition */
+
+    /* Whether a file ("/usr/a.py") is protected, i.e. backed up and listed
+     * in checksum.json: non-zero for yes. NULL protects every file.
+     * Unprotected files go to the user partition only. */
+    int (*protect)(void *ctx, const char *name);
+    void *protect_ctx;
+
+    int enable;                   /* backup_restore.json's "enable": 0 or 1 */
+    uint64_t usr_limit;           /* partition sizes in bytes; 0: no limit */
+    uint64_t bak_limit;
+
+    /* As in struct fsg_config. */
+    void *buf;
+    size_t buf_size;
+    fsg_alloc_fn alloc;
+    void *alloc_ctx;
+    void (*on_event)(void *ctx, const struct fsg_event *ev);
+    void *event_ctx;
+};
+
+struct fsg_pack_report {
+    unsigned long files;          /* regular files in the tree */
+    unsigned long protected_files;
+    unsigned long dirs;           /* directories, created in the user partition */
+    unsigned long refused;        /* entries that cannot be packed */
+    uint64_t usr_bytes;           /* content of the user partition, manifest included */
+    uint64_t bak_bytes;           /* content of the backup partition, both JSON files included */
+};
+
+/*
+ * Builds the factory partitions from a project tree, as QuecPython's
+ * factory tool does with "backup" ticked: every file into usr, each
+ * protected one also into bak as usr/NAME, the same checksum.json (sorted by
+ * name) into both, and backup_restore.json into bak. Every file is copied
+ * through a verified temporary file. Output is deterministic: the same tree
+ * gives the same bytes.
+ *
+ * The tree is read and checked before anything is written. Entries that are
+ * links or special files, names that cannot be stored (fsg_name_check) and
+ * a checksum.json or backup_restore.json at the root are reported as
+ * FSG_EVENT_REFUSED, and pack fails with FSG_ERR_INVAL; content larger than
+ * a limit fails with FSG_ERR_NOSPC (report holds the sizes). A file that
+ * changes while it is copied fails with FSG_ERR_MISMATCH. On failure the
+ * output ports may hold part of the output: write them somewhere that only
+ * becomes the real output once pack returned 0 (the tool renames a staging
+ * directory).
+ */
+int fsg_pack(const struct fsg_pack *opt, struct fsg_pack_report *report);
+
+struct fsg_inspect_report {
+    int feature;                  /* backup partition: enum fsg_feature */
+    int feature_error;
+    int manifest_error;           /* checksum.json unusable: why, else 0 */
+    uint64_t manifest_offset;     /* byte where its JSON broke */
+    unsigned long listed;         /* valid entries */
+    unsigned long ok;             /* listed files present and matching */
+    unsigned long damaged;        /* listed files missing, differing, unreadable */
+    unsigned long bad_entries;    /* refused entries */
+    unsigned long unlisted;       /* files (and links, special files) no entry names */
+    uint64_t total_bytes;         /* regular files in the partition */
+};
+
+/*
+ * Offline check of one built partition, writing nothing: source
+ * FSG_SOURCE_BAK inspects cfg->bak (files at usr/NAME, and its
+ * backup_restore.json), FSG_SOURCE_USR inspects cfg->usr (files at NAME);
+ * the other port may be NULL. Every listed file is hashed and reported as an
+ * FSG_EVENT_FILE (status OK, or FAILED with its problem); every other entry
+ * of the partition but the JSON files as FSG_EVENT_UNLISTED. Needs the
+ * port's list. Returns 0, or an error when checksum.json is unusable
+ * (report->manifest_error) or the partition cannot be read.
+ */
+int fsg_inspect(const struct fsg_config *cfg, int source, struct fsg_inspect_report *report);
 
 #ifdef __cplusplus
 }

@@ -80,14 +80,14 @@ static int restore(struct boot *b, const char *name, const struct fsg_entry *be,
         return 0;
     }
 
-    err = fsg_mkdirs(c, path);
+    err = fsg_mkdirs(c->usr, path);
     if (err < 0) {
         (void)bak->close(bak->ctx, f);
         *failure = (err == FSG_ERR_LOOP || err == FSG_ERR_NOTDIR) ? FSG_FAILURE_BLOCKED
                                                                    : FSG_FAILURE_WRITE;
         return err;
     }
-    err = fsg_atomic_begin(&a, c, path);
+    err = fsg_atomic_begin(&a, c, c->usr, path);
     if (err < 0) {
         (void)bak->close(bak->ctx, f);
         fsg_atomic_abort(&a);
@@ -408,7 +408,7 @@ static int boot_run(struct boot *b)
     if (b->dirty && r->manifest == FSG_MANIFEST_UNCHANGED)
         r->manifest = FSG_MANIFEST_UPDATED;
     if (b->dirty && !dry(b)) {
-        err = fsg_manifest_save(c, &b->usr);
+        err = fsg_manifest_save(c, c->usr, &b->usr);
         if (err < 0)
             return err;
         r->manifest_written = 1;
@@ -486,7 +486,7 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
         goto out;
     if (h != e->crc || seeded) {
         e->crc = h;
-        err = fsg_manifest_save(&c, &m);
+        err = fsg_manifest_save(&c, c.usr, &m);
         if (err < 0)
             goto out;
     }

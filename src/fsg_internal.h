@@ -32,6 +32,10 @@ struct fsg_ctx {
 };
 
 int fsg_ctx_init(struct fsg_ctx *c, const struct fsg_config *cfg);
+/* As fsg_ctx_init, requiring only the ports named in need. */
+#define FSG_NEED_USR 1u
+#define FSG_NEED_BAK 2u
+int fsg_ctx_open(struct fsg_ctx *c, const struct fsg_config *cfg, unsigned need);
 void fsg_ctx_fini(struct fsg_ctx *c);
 void *fsg_alloc(struct fsg_ctx *c, size_t size);
 void *fsg_realloc(struct fsg_ctx *c, void *ptr, size_t size);
@@ -72,8 +76,11 @@ struct fsg_entry *fsg_manifest_find(const struct fsg_manifest *m, const char *na
 int fsg_manifest_reserve(struct fsg_ctx *c, struct fsg_manifest *m, size_t cap);
 /* Appends a copy of valid entry e. */
 int fsg_manifest_append(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_entry *e);
-/* Writes m as the user checksum.json, crash-safely. */
-int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_manifest *m);
+/* Bytes fsg_manifest_save would write for m. */
+uint64_t fsg_manifest_size(struct fsg_ctx *c, const struct fsg_manifest *m);
+/* Writes m as checksum.json at the root of port, crash-safely. */
+int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_port *port,
+                      const struct fsg_manifest *m);
 /* Reads backup_restore.json; returns enum fsg_feature, *err the error behind BAD_SWITCH. */
 int fsg_switch_read(struct fsg_ctx *c, int *err);
 
@@ -98,23 +105,35 @@ size_t fsg_dir_len(const char *path);
  * FSG_ERR_NOTREG for anything else than a regular file, port errors). */
 int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
                   uint32_t *crc);
-/* Creates the parent directories of path in the user partition. */
-int fsg_mkdirs(struct fsg_ctx *c, const char *path);
+/* Creates the parent directories of path in port, each synced into its
+ * parent. */
+int fsg_mkdirs(const struct fsg_port *p, const char *path);
 
 /* Crash-safe replacement of a user file: begin creates the temporary file,
  * write appends, commit syncs, verifies, renames and syncs the directory;
  * abort removes the temporary file. */
 struct fsg_atomic {
     struct fsg_ctx *c;
+    const struct fsg_port *port;
     const char *path;
     char tmp[FSG_PATH_BUF];
     void *file;
     uint32_t crc;              /* of the bytes written */
 };
-int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const char *path);
+int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_port *port,
+                     const char *path);
 int fsg_atomic_write(struct fsg_atomic *a, const void *data, size_t len);
 int fsg_atomic_commit(struct fsg_atomic *a);
 void fsg_atomic_abort(struct fsg_atomic *a);
+
+/* ---- host side (walk.c) ---- */
+
+/* Calls fn(arg, path, type) for every entry below the root of port, each
+ * directory's entries in byte order, without recursion and without
+ * following links. Stops at fn's first non-zero return and returns it;
+ * returns a listing error otherwise, or 0. */
+int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port,
+             int (*fn)(void *arg, const char *path, int type), void *arg);
 
 /* Port call helpers: FSG_ERR_NOTSUP where the port lacks the callback. */
 int fsg_port_stat(const struct fsg_port *p, const char *path, struct fsg_stat *st);

@@ -59,8 +59,14 @@ static bool port_ok(const struct fsg_port *p)
 
 int fsg_ctx_init(struct fsg_ctx *c, const struct fsg_config *cfg)
 {
+    return fsg_ctx_open(c, cfg, FSG_NEED_USR | FSG_NEED_BAK);
+}
+
+int fsg_ctx_open(struct fsg_ctx *c, const struct fsg_config *cfg, unsigned need)
+{
     memset(c, 0, sizeof *c);
-    if (cfg == NULL || !port_ok(cfg->usr) || !port_ok(cfg->bak))
+    if (cfg == NULL || ((need & FSG_NEED_USR) && !port_ok(cfg->usr)) ||
+        ((need & FSG_NEED_BAK) && !port_ok(cfg->bak)))
         return FSG_ERR_INVAL;
     c->cfg = cfg;
     c->usr = cfg->usr;
@@ -125,9 +131,8 @@ int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *pa
     return 0;
 }
 
-int fsg_mkdirs(struct fsg_ctx *c, const char *path)
+int fsg_mkdirs(const struct fsg_port *p, const char *path)
 {
-    const struct fsg_port *p = c->usr;
     char dir[FSG_PATH_BUF];
     size_t dlen = fsg_dir_len(path);
 
@@ -169,13 +174,14 @@ int fsg_mkdirs(struct fsg_ctx *c, const char *path)
     return 0;
 }
 
-int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const char *path)
+int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_port *p,
+                     const char *path)
 {
-    const struct fsg_port *p = c->usr;
     int err;
 
     memset(a, 0, sizeof *a);
     a->c = c;
+    a->port = p;
     a->path = path;
     a->crc = FSG_CRC_INIT;
     if (p->remove == NULL || p->rename == NULL || p->write == NULL || p->sync == NULL)
@@ -197,14 +203,16 @@ int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const char *path)
 
 int fsg_atomic_write(struct fsg_atomic *a, const void *data, size_t len)
 {
-    const struct fsg_port *p = a->c->usr;
+    const struct fsg_port *p = a->port;
     a->crc = fsg_crc32(a->crc, data, len);
     return p->write(p->ctx, a->file, data, len);
 }
 
 void fsg_atomic_abort(struct fsg_atomic *a)
 {
-    const struct fsg_port *p = a->c->usr;
+    const struct fsg_port *p = a->port;
+    if (p == NULL)
+        return;
     if (a->file != NULL)
         (void)p->close(p->ctx, a->file);
     a->file = NULL;
@@ -215,7 +223,7 @@ void fsg_atomic_abort(struct fsg_atomic *a)
 int fsg_atomic_commit(struct fsg_atomic *a)
 {
     struct fsg_ctx *c = a->c;
-    const struct fsg_port *p = c->usr;
+    const struct fsg_port *p = a->port;
     char dir[FSG_PATH_BUF];
     uint32_t back;
     int err;

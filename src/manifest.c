@@ -443,18 +443,21 @@ int fsg_manifest_append(struct fsg_ctx *c, struct fsg_manifest *m, const struct 
     return 0;
 }
 
-/* Output is buffered through the I/O buffer into the atomic file. */
+/* Output is buffered through the I/O buffer into the atomic file, or only
+ * counted when there is no file. */
 struct out {
     struct fsg_atomic *a;
     unsigned char *buf;
     size_t size, used;
+    uint64_t total;
     int err;
 };
 
 static void out_flush(struct out *o)
 {
-    if (o->err == 0 && o->used > 0)
+    if (o->err == 0 && o->used > 0 && o->a != NULL)
         o->err = fsg_atomic_write(o->a, o->buf, o->used);
+    o->total += o->used;
     o->used = 0;
 }
 
@@ -521,22 +524,13 @@ static void out_entry(struct out *o, const struct fsg_entry *e)
     out_put(o, "}");
 }
 
-int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_manifest *m)
+/* Renders m into a (or only counts its bytes when a is NULL). */
+static int render(struct fsg_ctx *c, const struct fsg_manifest *m, struct fsg_atomic *a,
+                  uint64_t *size)
 {
-    struct fsg_atomic a;
-    struct out o;
+    struct out o = {a, c->buf, c->buf_size, 0, 0, 0};
     bool first = true;
-    int err = fsg_atomic_begin(&a, c, FSG_MANIFEST_NAME);
 
-    if (err < 0) {
-        fsg_atomic_abort(&a);
-        return err;
-    }
-    o.a = &a;
-    o.buf = c->buf;
-    o.size = c->buf_size;
-    o.used = 0;
-    o.err = 0;
     /* One entry per line: readable, diffable, and plain JSON to any reader. */
     out_put(&o, "[");
     for (size_t i = 0; i < m->n && o.err == 0; i++) {
@@ -549,9 +543,29 @@ int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_manifest *m)
     }
     out_put(&o, first ? "]\n" : "\n]\n");
     out_flush(&o);
-    if (o.err < 0) {
+    if (size != NULL)
+        *size = o.total;
+    return o.err;
+}
+
+uint64_t fsg_manifest_size(struct fsg_ctx *c, const struct fsg_manifest *m)
+{
+    uint64_t size = 0;
+    (void)render(c, m, NULL, &size);
+    return size;
+}
+
+int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_port *port,
+                      const struct fsg_manifest *m)
+{
+    struct fsg_atomic a;
+    int err = fsg_atomic_begin(&a, c, port, FSG_MANIFEST_NAME);
+
+    if (err == 0)
+        err = render(c, m, &a, NULL);
+    if (err < 0) {
         fsg_atomic_abort(&a);
-        return o.err;
+        return err;
     }
     return fsg_atomic_commit(&a);
 }

@@ -861,7 +861,7 @@ static void test_written_format(void)
 
     /* An empty manifest is written as "[]". */
     fsg_manifest_parse(&c, "[]", 2, FSG_SOURCE_USR, &m, &off);
-    CHECK_EQ_INT(fsg_manifest_save(&c, &m), 0);
+    CHECK_EQ_INT(fsg_manifest_save(&c, c.usr, &m), 0);
     CHECK_EQ_STR(memport_get(d.usr, "checksum.json", NULL), "[]\n");
     fsg_manifest_free(&c, &m);
     CHECK_EQ_INT(memport_count_temps(d.usr, NULL, 0), 0);

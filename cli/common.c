@@ -1,0 +1,143 @@
+/*
+ * common.c -- what the tool's commands share: escaping of untrusted names,
+ * messages, option values, sizes. The library does the work; this is
+ * presentation.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char usage_partitions[] =
+    "Partitions:\n"
+    "  --usr DIR     the user partition (what the device mounts at /usr)\n"
+    "  --bak DIR     the backup partition (what the device mounts at /bak);\n"
+    "                it is only ever read\n"
+    "  --root DIR    the same as --usr DIR/usr --bak DIR/bak\n";
+
+/* A copy of s with control characters (and, with ascii, every byte past
+ * 0x7e) written as \xNN: names come from files that may be hostile, must
+ * not drive the terminal, and must not put invalid UTF-8 into JSON. */
+char *escaped(const char *s, int ascii)
+{
+    char *out = malloc(strlen(s) * 4 + 1), *o = out;
+    if (out == NULL) {
+        fputs("fsguard: out of memory\n", stderr);
+        exit(EXIT_OPERATIONAL);
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f || (ascii && *p > 0x7f))
+            o += sprintf(o, "\\x%02x", *p);
+        else
+            *o++ = (char)*p;
+    }
+    *o = '\0';
+    return out;
+}
+
+void put_escaped(FILE *f, const char *s, int ascii)
+{
+    char *e = escaped(s, ascii);
+    fputs(e, f);
+    free(e);
+}
+
+void put_safe(FILE *f, const char *s)
+{
+    put_escaped(f, s, 0);
+}
+
+void err_msg(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("fsguard: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* Prints "fsguard: CMD: MSG 'ARG'" and a hint; returns the usage exit code. */
+int usage_error(const char *cmd, const char *msg, const char *arg)
+{
+    fprintf(stderr, "fsguard: ");
+    if (cmd != NULL)
+        fprintf(stderr, "%s: ", cmd);
+    fputs(msg, stderr);
+    if (arg != NULL) {
+        fputs(" '", stderr);
+        put_safe(stderr, arg);
+        fputc('\'', stderr);
+    }
+    fprintf(stderr, "\nTry 'fsguard %s%s--help'.\n", cmd != NULL ? cmd : "", cmd != NULL ? " " : "");
+    return EXIT_USAGE;
+}
+
+const char *problem_text(int problem)
+{
+    switch (problem) {
+    case FSG_PROBLEM_MISSING: return "missing";
+    case FSG_PROBLEM_MISMATCH: return "content differs from checksum.json";
+    case FSG_PROBLEM_NOT_REGULAR: return "not a regular file";
+    case FSG_PROBLEM_UNREADABLE: return "unreadable";
+    case FSG_PROBLEM_UNSAFE_PATH: return "a parent directory is a symbolic link or a file";
+    default: return "ok";
+    }
+}
+
+const char *feature_text(int feature)
+{
+    switch (feature) {
+    case FSG_FEATURE_ENABLED: return "enabled";
+    case FSG_FEATURE_DISABLED: return "disabled";
+    case FSG_FEATURE_NO_SWITCH: return "no_switch";
+    default: return "bad_switch";
+    }
+}
+
+const char *option_value(int argc, char **argv, int *i, const char *cmd, int *code)
+{
+    if (*i + 1 >= argc || argv[*i + 1][0] == '\0') {
+        *code = usage_error(cmd, "a value must follow", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    v = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift != 0)
+        end++;
+    if (*end != '\0' || v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+const char *human_size(uint64_t n, char buf[64])
+{
+    if (n < 1024)
+        snprintf(buf, 64, "%llu bytes", (unsigned long long)n);
+    else if (n < (1u << 20))
+        snprintf(buf, 64, "%llu bytes (%.1f KiB)", (unsigned long long)n, (double)n / 1024);
+    else
+        snprintf(buf, 64, "%llu bytes (%.1f MiB)", (unsigned long long)n,
+                 (double)n / (1024.0 * 1024.0));
+    return buf;
+}

@@ -1,0 +1,49 @@
+/*
+ * common.h -- helpers shared by the fsguard tool's commands.
+ */
+#ifndef FSG_CLI_COMMON_H
+#define FSG_CLI_COMMON_H
+
+#include "fsguard.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum {
+    EXIT_CLEAN = 0,
+    EXIT_FIXED = 1,
+    EXIT_UNFIXED = 4,
+    EXIT_OPERATIONAL = 8,
+    EXIT_USAGE = 16
+};
+
+/* The --usr/--bak/--root part of a command's help. */
+extern const char usage_partitions[];
+
+/* A malloc'd copy of s with control characters (and, with ascii, every byte
+ * past 0x7e) written as \xNN; exits on allocation failure. */
+char *escaped(const char *s, int ascii);
+void put_escaped(FILE *f, const char *s, int ascii);
+/* put_escaped without ascii: for names known to be valid UTF-8. */
+void put_safe(FILE *f, const char *s);
+/* "fsguard: " + the message + newline, on stderr. */
+void err_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "fsguard: CMD: MSG 'ARG'" and a hint; returns EXIT_USAGE. */
+int usage_error(const char *cmd, const char *msg, const char *arg);
+/* The value after option argv[*i], advancing *i; NULL (and *code set to
+ * EXIT_USAGE, after a message) when there is none. */
+const char *option_value(int argc, char **argv, int *i, const char *cmd, int *code);
+/* Parses a byte count with an optional K, M or G suffix (powers of 1024). */
+int parse_size(const char *s, uint64_t *out);
+/* "1234 bytes (1.2 KiB)" */
+const char *human_size(uint64_t n, char buf[64]);
+
+const char *problem_text(int problem);
+const char *feature_text(int feature);
+
+int cmd_pack(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+extern const char usage_pack[];
+extern const char usage_inspect[];
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * inspect.c -- offline check of one built partition: every listed file
+ * present and matching its hash, every other file reported, sizes summed.
+ * Host side; it only reads.
+ */
+#include "fsg_internal.h"
+
+#include <string.h>
+
+struct insp {
+    struct fsg_ctx *c;
+    const struct fsg_port *port;
+    int source;
+    struct fsg_manifest m;
+    struct fsg_inspect_report *r;
+    char name[FSG_PATH_BUF];
+};
+
+/* The device name a partition path stands for, or NULL if none: backup
+ * files live at usr/NAME, user files at NAME. */
+static const char *name_of(struct insp *in, const char *path)
+{
+    size_t len = strlen(path);
+    if (in->source == FSG_SOURCE_BAK) {
+        if (strncmp(path, "usr/", 4) != 0 || len + 1 >= sizeof in->name)
+            return NULL;
+        in->name[0] = '/';
+        memcpy(in->name + 1, path, len + 1);
+    } else {
+        if (FSG_USR_PREFIX_LEN + len >= sizeof in->name)
+            return NULL;
+        memcpy(in->name, FSG_USR_PREFIX, FSG_USR_PREFIX_LEN);
+        memcpy(in->name + FSG_USR_PREFIX_LEN, path, len + 1);
+    }
+    return in->name;
+}
+
+static int visit(void *arg, const char *path, int type)
+{
+    struct insp *in = arg;
+    struct fsg_stat st;
+
+    if (type == FSG_TYPE_DIR)
+        return 0;
+    if (type == FSG_TYPE_REG && in->port->stat(in->port->ctx, path, &st) == 0)
+        in->r->total_bytes += st.size;
+    else
+        st.size = 0;
+    if (type == FSG_TYPE_REG &&
+        (strcmp(path, FSG_MANIFEST_NAME) == 0 ||
+         (in->source == FSG_SOURCE_BAK && strcmp(path, FSG_SWITCH_NAME) == 0)))
+        return 0;
+    const char *name = name_of(in, path);
+    if (type == FSG_TYPE_REG && name != NULL && fsg_manifest_find(&in->m, name) != NULL)
+        return 0;
+    struct fsg_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = FSG_EVENT_UNLISTED;
+    ev.name = path;
+    ev.type = type;
+    ev.size = st.size;
+    in->r->unlisted++;
+    fsg_emit(in->c, &ev);
+    return 0;
+}
+
+static void check_listed(struct insp *in, const struct fsg_entry *e)
+{
+    char path[FSG_PATH_BUF];
+    struct fsg_event ev;
+    struct fsg_stat st;
+    uint32_t h;
+
+    memset(&ev, 0, sizeof ev);
+    ev.kind = FSG_EVENT_FILE;
+    ev.name = e->name;
+    ev.expected = e->crc;
+    ev.recorded = e->crc;
+    int err = 0;
+    if (in->source == FSG_SOURCE_BAK)
+        err = fsg_bak_path(e->name, path, sizeof path);
+    else
+        memcpy(path, fsg_usr_path(e->name), strlen(fsg_usr_path(e->name)) + 1);
+    if (err == 0)
+        err = fsg_hash_file(in->c, in->port, path, &h);
+    if (err == 0 && in->port->stat(in->port->ctx, path, &st) == 0)
+        ev.size = st.size;
+    if (err == 0) {
+        ev.actual = h;
+        ev.has_actual = 1;
+        ev.problem = h == e->crc ? FSG_PROBLEM_NONE : FSG_PROBLEM_MISMATCH;
+    } else {
+        ev.error = err;
+        ev.problem = err == FSG_ERR_NOENT                           ? FSG_PROBLEM_MISSING
+                     : (err == FSG_ERR_ISDIR || err == FSG_ERR_NOTREG) ? FSG_PROBLEM_NOT_REGULAR
+                     : (err == FSG_ERR_LOOP || err == FSG_ERR_NOTDIR)  ? FSG_PROBLEM_UNSAFE_PATH
+                                                                      : FSG_PROBLEM_UNREADABLE;
+    }
+    ev.status = ev.problem == FSG_PROBLEM_NONE ? FSG_STATUS_OK : FSG_STATUS_FAILED;
+    if (ev.status == FSG_STATUS_OK)
+        in->r->ok++;
+    else
+        in->r->damaged++;
+    fsg_emit(in->c, &ev);
+}
+
+int fsg_inspect(const struct fsg_config *cfg, int source, struct fsg_inspect_report *report)
+{
+    struct fsg_ctx c;
+    struct insp in;
+    uint64_t off = 0;
+
+    memset(report, 0, sizeof *report);
+    memset(&in, 0, sizeof in);
+    if (source != FSG_SOURCE_BAK && source != FSG_SOURCE_USR)
+        return FSG_ERR_INVAL;
+    int err = fsg_ctx_open(&c, cfg, source == FSG_SOURCE_BAK ? FSG_NEED_BAK : FSG_NEED_USR);
+    if (err < 0)
+        return err;
+    in.c = &c;
+    in.port = source == FSG_SOURCE_BAK ? c.bak : c.usr;
+    in.source = source;
+    in.r = report;
+    if (source == FSG_SOURCE_BAK)
+        report->feature = fsg_switch_read(&c, &report->feature_error);
+    err = fsg_manifest_load(&c, in.port, source, &in.m, &off);
+    if (err == 0)
+        err = fsg_manifest_index(&c, &in.m, source);
+    if (err < 0) {
+        report->manifest_error = err;
+        report->manifest_offset = off;
+        goto out;
+    }
+    for (size_t i = 0; i < in.m.n; i++) {
+        const struct fsg_entry *e = &in.m.v[i];
+        if (e->valid) {
+            report->listed++;
+            check_listed(&in, e);
+        } else {
+            report->bad_entries++;
+        }
+    }
+    err = fsg_walk(&c, in.port, visit, &in);
+out:
+    fsg_manifest_free(&c, &in.m);
+    fsg_ctx_fini(&c);
+    return err;
+}

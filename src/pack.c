@@ -1,0 +1,321 @@
+/*
+ * pack.c -- the factory step: from a project tree, build the user and
+ * backup partitions with their checksum.json and backup_restore.json.
+ * Host side: it plans everything (walk, refusals, hashes, sizes) before it
+ * writes anything, then copies each file once into both partitions.
+ */
+#include "fsg_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct pfile {
+    char *name;         /* "/usr/" + path in the tree */
+    uint64_t size;
+    uint32_t crc;
+    bool protect;
+};
+
+struct plan {
+    struct fsg_ctx *c;
+    const struct fsg_pack *opt;
+    struct fsg_pack_report *r;
+    struct pfile *files;
+    size_t n, cap;
+    char **dirs;        /* "path/" of each directory */
+    size_t nd, capd;
+    int err;
+};
+
+static void refuse(struct plan *pl, const char *path, int refusal, int defect, int type,
+                   int error)
+{
+    struct fsg_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = FSG_EVENT_REFUSED;
+    ev.name = path;
+    ev.refusal = refusal;
+    ev.defect = defect;
+    ev.type = type;
+    ev.error = error;
+    pl->r->refused++;
+    fsg_emit(pl->c, &ev);
+}
+
+/* "/usr/" + path, allocated. */
+static char *usr_name(struct fsg_ctx *c, const char *path)
+{
+    size_t len = strlen(path);
+    char *n = fsg_alloc(c, FSG_USR_PREFIX_LEN + len + 1);
+    if (n != NULL) {
+        memcpy(n, FSG_USR_PREFIX, FSG_USR_PREFIX_LEN);
+        memcpy(n + FSG_USR_PREFIX_LEN, path, len + 1);
+    }
+    return n;
+}
+
+static int plan_entry(void *arg, const char *path, int type)
+{
+    struct plan *pl = arg;
+    struct fsg_ctx *c = pl->c;
+
+    if (type == FSG_TYPE_LINK || type == FSG_TYPE_OTHER) {
+        refuse(pl, path, type == FSG_TYPE_LINK ? FSG_REFUSAL_LINK : FSG_REFUSAL_SPECIAL,
+               FSG_DEFECT_NONE, type, 0);
+        return 0;
+    }
+    if (type == FSG_TYPE_REG &&
+        (strcmp(path, FSG_MANIFEST_NAME) == 0 || strcmp(path, FSG_SWITCH_NAME) == 0)) {
+        refuse(pl, path, FSG_REFUSAL_RESERVED, FSG_DEFECT_NONE, type, 0);
+        return 0;
+    }
+    char *name = usr_name(c, path);
+    if (name == NULL)
+        return pl->err = FSG_ERR_NOMEM;
+    int defect = fsg_name_check(name);
+    if (defect != FSG_DEFECT_NONE) {
+        refuse(pl, path, FSG_REFUSAL_NAME, defect, type, 0);
+        fsg_free(c, name);
+        return 0;
+    }
+    if (type == FSG_TYPE_DIR) {
+        if (pl->nd == pl->capd) {
+            size_t cap = pl->capd ? pl->capd * 2 : 16;
+            char **v = fsg_realloc(c, pl->dirs, cap * sizeof *v);
+            if (v == NULL) {
+                fsg_free(c, name);
+                return pl->err = FSG_ERR_NOMEM;
+            }
+            pl->dirs = v;
+            pl->capd = cap;
+        }
+        /* Kept as "path/": fsg_mkdirs creates the parents of a path. */
+        size_t len = strlen(path);
+        memmove(name, path, len);
+        name[len] = '/';
+        name[len + 1] = '\0';
+        pl->dirs[pl->nd++] = name;
+        pl->r->dirs++;
+        return 0;
+    }
+    struct fsg_stat st;
+    int err = pl->opt->src->stat(pl->opt->src->ctx, path, &st);
+    if (err < 0 || st.type != FSG_TYPE_REG) {
+        refuse(pl, path, err < 0 ? FSG_REFUSAL_UNREADABLE : FSG_REFUSAL_SPECIAL,
+               FSG_DEFECT_NONE, type, err);
+        fsg_free(c, name);
+        return 0;
+    }
+    if (pl->n == pl->cap) {
+        size_t cap = pl->cap ? pl->cap * 2 : 64;
+        struct pfile *v = fsg_realloc(c, pl->files, cap * sizeof *v);
+        if (v == NULL) {
+            fsg_free(c, name);
+            return pl->err = FSG_ERR_NOMEM;
+        }
+        pl->files = v;
+        pl->cap = cap;
+    }
+    struct pfile *f = &pl->files[pl->n++];
+    memset(f, 0, sizeof *f);
+    f->name = name;
+    f->size = st.size;
+    return 0;
+}
+
+static int cmp_pfile(const void *a, const void *b)
+{
+    return strcmp(((const struct pfile *)a)->name, ((const struct pfile *)b)->name);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Copies one file of the tree into the user partition and, if protected,
+ * into the backup, reading it once; both copies are verified temporaries
+ * until they are renamed into place. */
+static int copy_file(struct plan *pl, const struct pfile *f)
+{
+    struct fsg_ctx *c = pl->c;
+    const struct fsg_pack *opt = pl->opt;
+    const char *path = fsg_usr_path(f->name);
+    char bpath[FSG_PATH_BUF];
+    struct fsg_atomic ua, ba;
+    void *in = NULL;
+    int err;
+
+    memset(&ba, 0, sizeof ba);
+    err = fsg_bak_path(f->name, bpath, sizeof bpath);
+    if (err == 0)
+        err = fsg_mkdirs(opt->usr, path);
+    if (err == 0 && f->protect)
+        err = fsg_mkdirs(opt->bak, bpath);
+    if (err < 0)
+        return err;
+    err = fsg_atomic_begin(&ua, c, opt->usr, path);
+    if (err == 0 && f->protect)
+        err = fsg_atomic_begin(&ba, c, opt->bak, bpath);
+    if (err == 0)
+        err = opt->src->open(opt->src->ctx, path, FSG_OPEN_READ, &in);
+    long n = 0;
+    while (err == 0 && (n = opt->src->read(opt->src->ctx, in, c->buf, c->buf_size)) > 0) {
+        err = fsg_atomic_write(&ua, c->buf, (size_t)n);
+        if (err == 0 && f->protect)
+            err = fsg_atomic_write(&ba, c->buf, (size_t)n);
+    }
+    if (err == 0 && n < 0)
+        err = (int)n;
+    if (in != NULL) {
+        int cerr = opt->src->close(opt->src->ctx, in);
+        if (err == 0)
+            err = cerr;
+    }
+    /* The content must be what was hashed when the tree was planned. */
+    if (err == 0 && ua.crc != f->crc)
+        err = FSG_ERR_MISMATCH;
+    if (err == 0)
+        err = fsg_atomic_commit(&ua);
+    else
+        fsg_atomic_abort(&ua);
+    if (f->protect) {
+        if (err == 0)
+            err = fsg_atomic_commit(&ba);
+        else
+            fsg_atomic_abort(&ba);
+    }
+    return err;
+}
+
+static int write_switch(struct fsg_ctx *c, const struct fsg_port *bak, int enable)
+{
+    /* QuecPython's factory tool writes this layout. */
+    const char *text = enable ? "{\"enable\": 1}\n" : "{\"enable\": 0}\n";
+    struct fsg_atomic a;
+    int err = fsg_atomic_begin(&a, c, bak, FSG_SWITCH_NAME);
+    if (err == 0)
+        err = fsg_atomic_write(&a, text, strlen(text));
+    if (err < 0) {
+        fsg_atomic_abort(&a);
+        return err;
+    }
+    return fsg_atomic_commit(&a);
+}
+
+static int pack_run(struct plan *pl, struct fsg_manifest *m)
+{
+    struct fsg_ctx *c = pl->c;
+    const struct fsg_pack *opt = pl->opt;
+    struct fsg_pack_report *r = pl->r;
+    uint64_t copy = 0;
+    int err;
+
+    /* 1. Read the tree; refuse what cannot be packed, before any write. */
+    err = fsg_walk(c, opt->src, plan_entry, pl);
+    if (pl->err < 0)
+        return pl->err;
+    if (err < 0)
+        return err;
+    if (r->refused > 0)
+        return FSG_ERR_INVAL;
+    qsort(pl->files, pl->n, sizeof *pl->files, cmp_pfile);
+    qsort(pl->dirs, pl->nd, sizeof *pl->dirs, cmp_str);
+    r->files = (unsigned long)pl->n;
+
+    /* 2. Hash, decide protection, and size both partitions exactly. */
+    err = fsg_manifest_reserve(c, m, pl->n);
+    for (size_t i = 0; i < pl->n && err == 0; i++) {
+        struct pfile *f = &pl->files[i];
+        err = fsg_hash_file(c, opt->src, fsg_usr_path(f->name), &f->crc);
+        if (err < 0)
+            break;
+        f->protect = opt->protect == NULL || opt->protect(opt->protect_ctx, f->name) != 0;
+        r->usr_bytes += f->size;
+        copy += f->size;
+        if (f->protect) {
+            struct fsg_entry e = {f->name, NULL, NULL, f->crc, true, false};
+            err = fsg_manifest_append(c, m, &e);
+            r->protected_files++;
+            r->bak_bytes += f->size;
+            copy += f->size;
+        }
+    }
+    if (err < 0)
+        return err;
+    uint64_t msize = fsg_manifest_size(c, m);
+    r->usr_bytes += msize;
+    r->bak_bytes += msize + strlen("{\"enable\": 1}\n");
+    if ((opt->usr_limit != 0 && r->usr_bytes > opt->usr_limit) ||
+        (opt->bak_limit != 0 && r->bak_bytes > opt->bak_limit))
+        return FSG_ERR_NOSPC;
+
+    struct fsg_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = FSG_EVENT_PLANNED;
+    ev.size = copy;
+    fsg_emit(c, &ev);
+
+    /* 3. Write: directories, files, then the JSON files. */
+    for (size_t i = 0; i < pl->nd && err == 0; i++)
+        err = fsg_mkdirs(opt->usr, pl->dirs[i]);
+    for (size_t i = 0; i < pl->n && err == 0; i++) {
+        const struct pfile *f = &pl->files[i];
+        err = copy_file(pl, f);
+        if (err == 0) {
+            memset(&ev, 0, sizeof ev);
+            ev.kind = FSG_EVENT_PACKED;
+            ev.name = f->name;
+            ev.size = f->size;
+            ev.recorded = f->crc;
+            ev.protect = f->protect;
+            fsg_emit(c, &ev);
+        }
+    }
+    if (err == 0)
+        err = fsg_manifest_save(c, opt->usr, m);
+    if (err == 0)
+        err = fsg_manifest_save(c, opt->bak, m);
+    if (err == 0)
+        err = write_switch(c, opt->bak, opt->enable);
+    return err;
+}
+
+int fsg_pack(const struct fsg_pack *opt, struct fsg_pack_report *report)
+{
+    struct fsg_config cfg;
+    struct fsg_ctx c;
+    struct fsg_manifest m;
+    struct plan pl;
+
+    memset(report, 0, sizeof *report);
+    memset(&m, 0, sizeof m);
+    memset(&pl, 0, sizeof pl);
+    if (opt == NULL || opt->src == NULL || opt->src->list == NULL)
+        return FSG_ERR_INVAL;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.usr = opt->usr;
+    cfg.bak = opt->bak;
+    cfg.buf = opt->buf;
+    cfg.buf_size = opt->buf_size;
+    cfg.alloc = opt->alloc;
+    cfg.alloc_ctx = opt->alloc_ctx;
+    cfg.on_event = opt->on_event;
+    cfg.event_ctx = opt->event_ctx;
+    int err = fsg_ctx_init(&c, &cfg);
+    if (err < 0)
+        return err;
+    pl.c = &c;
+    pl.opt = opt;
+    pl.r = report;
+    err = pack_run(&pl, &m);
+    fsg_manifest_free(&c, &m);
+    for (size_t i = 0; i < pl.n; i++)
+        fsg_free(&c, pl.files[i].name);
+    fsg_free(&c, pl.files);
+    for (size_t i = 0; i < pl.nd; i++)
+        fsg_free(&c, pl.dirs[i]);
+    fsg_free(&c, pl.dirs);
+    fsg_ctx_fini(&c);
+    return err;
+}
