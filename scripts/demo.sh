@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The demo: builds a device from examples/quecpython-app as QuecPython's
-# factory tool would, damages it in five ways, runs `fsguard boot`, and shows
-# every protected file back to its factory content.
+# The demo: builds a device from examples/quecpython-app with `fsguard pack`
+# (what QuecPython's factory tool does), damages it in five ways, runs
+# `fsguard boot`, and shows every protected file back to its factory content.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FSGUARD=${1:-build/fsguard}
@@ -13,7 +13,7 @@ run() { printf '$ %s\n' "$*"; set +e; "$@"; rc=$?; set -e; printf '(exit %d)\n' 
 
 rm -rf "$DEV"
 say "Factory image: $DEV/usr (user partition) and $DEV/bak (read-only backup)"
-python3 scripts/qpy_mkdevice.py "$SRC" "$DEV"
+run "$FSGUARD" pack "$SRC" --out "$DEV"
 (cd "$DEV" && find usr bak -type f | sort | sed 's/^/  /')
 echo "  $DEV/bak/backup_restore.json: $(cat "$DEV/bak/backup_restore.json")"
 
