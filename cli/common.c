@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
+#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,4 +141,16 @@ const char *human_size(uint64_t n, char buf[64])
         snprintf(buf, 64, "%llu bytes (%.1f MiB)", (unsigned long long)n,
                  (double)n / (1024.0 * 1024.0));
     return buf;
+}
+
+void print_json(cJSON *j, int compact)
+{
+    char *s = compact ? cJSON_PrintUnformatted(j) : cJSON_Print(j);
+    if (s == NULL) {
+        err_msg("out of memory while printing the JSON report");
+        exit(EXIT_OPERATIONAL);
+    }
+    puts(s);
+    cJSON_free(s);
+    cJSON_Delete(j);
 }

@@ -38,6 +38,11 @@ int parse_size(const char *s, uint64_t *out);
 /* "1234 bytes (1.2 KiB)" */
 const char *human_size(uint64_t n, char buf[64]);
 
+/* Prints j on stdout (formatted unless compact) with a newline, then
+ * deletes it. */
+struct cJSON;
+void print_json(struct cJSON *j, int compact);
+
 const char *problem_text(int problem);
 const char *feature_text(int feature);
 

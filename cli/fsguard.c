@@ -475,10 +475,7 @@ static int cmd_calc(const struct opts *o)
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "name", o->name);
         cJSON_AddStringToObject(j, "crc32", fsg_hash_format(crc, h));
-        char *s = cJSON_PrintUnformatted(j);
-        printf("%s\n", s != NULL ? s : "null");
-        cJSON_free(s);
-        cJSON_Delete(j);
+        print_json(j, 1);
     } else
         printf("%s\n", fsg_hash_format(crc, h));
     close_device(&d);

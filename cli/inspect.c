@@ -259,11 +259,7 @@ int cmd_inspect(int argc, char **argv)
         cJSON_AddStringToObject(j, "command", "inspect");
         cJSON_AddItemToObject(j, "partitions", arr);
         cJSON_AddNumberToObject(j, "exit_code", worst);
-        char *s = cJSON_Print(j);
-        if (s != NULL)
-            puts(s);
-        cJSON_free(s);
-        cJSON_Delete(j);
+        print_json(j, 0);
     } else {
         cJSON_Delete(arr);
         printf("fsguard inspect: %s (exit %d)\n",

@@ -491,11 +491,7 @@ static void print_pack_json(struct pack_cli *pc, const struct fsg_pack_report *r
     cJSON_AddNumberToObject(t, "usr_bytes", (double)r->usr_bytes);
     cJSON_AddNumberToObject(t, "bak_bytes", (double)r->bak_bytes);
     cJSON_AddNumberToObject(j, "exit_code", code);
-    char *s = cJSON_Print(j);
-    if (s != NULL)
-        puts(s);
-    cJSON_free(s);
-    cJSON_Delete(j);
+    print_json(j, 0);
 }
 
 int cmd_pack(int argc, char **argv)

@@ -200,39 +200,6 @@ static void check_one(struct boot *b, struct fsg_entry *e, bool added)
     fsg_emit(c, &ev);
 }
 
-/* Leftover temporary files: collected per directory, then removed. */
-struct tmp_scan {
-    struct fsg_ctx *c;
-    const char *dir;
-    char **names;
-    size_t n, cap;
-    int err;
-};
-
-static int tmp_collect(void *arg, const char *name, int type)
-{
-    struct tmp_scan *s = arg;
-    if (type != FSG_TYPE_REG || !fsg_is_tmp_name(name))
-        return 0;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        char **v = fsg_realloc(s->c, s->names, cap * sizeof *v);
-        if (v == NULL)
-            return s->err = FSG_ERR_NOMEM;
-        s->names = v;
-        s->cap = cap;
-    }
-    size_t dl = strlen(s->dir), nl = strlen(name);
-    char *p = fsg_alloc(s->c, dl + nl + 2);
-    if (p == NULL)
-        return s->err = FSG_ERR_NOMEM;
-    memcpy(p, s->dir, dl);
-    p[dl] = '/';
-    memcpy(p + dl + (dl > 0), name, nl + 1);
-    s->names[s->n++] = p;
-    return 0;
-}
-
 /* Orders port paths by their directory part. */
 static int cmp_dir(const void *a, const void *b)
 {
@@ -244,25 +211,33 @@ static int cmp_dir(const void *a, const void *b)
 
 static int clean_dir(struct boot *b, const char *dir)
 {
-    const struct fsg_port *p = b->c.usr;
-    struct tmp_scan s = {&b->c, dir, NULL, 0, 0, 0};
+    struct fsg_ctx *c = &b->c;
+    struct fsg_dirlist l;
 
     /* A directory that vanished or cannot be listed holds nothing of ours
      * that we could remove: its listing error is not the pass's error. */
-    (void)p->list(p->ctx, dir, tmp_collect, &s);
-    for (size_t k = 0; k < s.n; k++) {
-        if (s.err == 0 && (dry(b) || fsg_port_remove(p, s.names[k]) == 0)) {
+    int err = fsg_list_dir(c, c->usr, dir, &l);
+    err = err == FSG_ERR_NOMEM ? err : 0;
+    for (size_t k = 0; k < l.n && err == 0; k++) {
+        if (FSG_DIRLIST_TYPE(&l, k) != FSG_TYPE_REG || !fsg_is_tmp_name(FSG_DIRLIST_NAME(&l, k)))
+            continue;
+        char *path = fsg_path_join(c, dir, FSG_DIRLIST_NAME(&l, k));
+        if (path == NULL) {
+            err = FSG_ERR_NOMEM;
+            break;
+        }
+        if (dry(b) || fsg_port_remove(c->usr, path) == 0) {
             struct fsg_event ev;
             memset(&ev, 0, sizeof ev);
             ev.kind = FSG_EVENT_TEMP;
-            ev.name = s.names[k];
+            ev.name = path;
             b->r->temps_removed++;
-            fsg_emit(&b->c, &ev);
+            fsg_emit(c, &ev);
         }
-        fsg_free(&b->c, s.names[k]);
+        fsg_free(c, path);
     }
-    fsg_free(&b->c, s.names);
-    return s.err;
+    fsg_dirlist_free(c, &l);
+    return err;
 }
 
 /* Removes fsguard's temporary files from the user root and from every

@@ -135,6 +135,22 @@ void fsg_atomic_abort(struct fsg_atomic *a);
 int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port,
              int (*fn)(void *arg, const char *path, int type), void *arg);
 
+/* One directory's entries as its port lists them, sorted by name; each
+ * string is the entry's type (one byte) followed by its name. */
+struct fsg_dirlist {
+    char **v;
+    size_t n, cap;
+};
+#define FSG_DIRLIST_TYPE(l, i) ((int)(unsigned char)(l)->v[i][0])
+#define FSG_DIRLIST_NAME(l, i) ((l)->v[i] + 1)
+/* Lists directory dir of port into out (freed with fsg_dirlist_free even on
+ * failure). Returns the port's error, or FSG_ERR_NOMEM. */
+int fsg_list_dir(struct fsg_ctx *c, const struct fsg_port *port, const char *dir,
+                 struct fsg_dirlist *out);
+void fsg_dirlist_free(struct fsg_ctx *c, struct fsg_dirlist *l);
+/* "dir/name" ("name" when dir is ""), allocated; NULL when out of memory. */
+char *fsg_path_join(struct fsg_ctx *c, const char *dir, const char *name);
+
 /* Port call helpers: FSG_ERR_NOTSUP where the port lacks the callback. */
 int fsg_port_stat(const struct fsg_port *p, const char *path, struct fsg_stat *st);
 int fsg_port_remove(const struct fsg_port *p, const char *path);

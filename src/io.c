@@ -253,3 +253,72 @@ int fsg_atomic_commit(struct fsg_atomic *a)
     dir[dlen] = '\0';
     return p->syncdir(p->ctx, dir);
 }
+
+struct list_sink {
+    struct fsg_ctx *c;
+    struct fsg_dirlist *l;
+    int err;
+};
+
+static int list_collect(void *arg, const char *name, int type)
+{
+    struct list_sink *s = arg;
+    struct fsg_dirlist *l = s->l;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **v = fsg_realloc(s->c, l->v, cap * sizeof *v);
+        if (v == NULL)
+            return s->err = FSG_ERR_NOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    size_t len = strlen(name);
+    char *e = fsg_alloc(s->c, len + 2);
+    if (e == NULL)
+        return s->err = FSG_ERR_NOMEM;
+    e[0] = (char)type;
+    memcpy(e + 1, name, len + 1);
+    l->v[l->n++] = e;
+    return 0;
+}
+
+static int cmp_listed(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a + 1, *(const char *const *)b + 1);
+}
+
+int fsg_list_dir(struct fsg_ctx *c, const struct fsg_port *port, const char *dir,
+                 struct fsg_dirlist *out)
+{
+    struct list_sink s = {c, out, 0};
+
+    memset(out, 0, sizeof *out);
+    if (port->list == NULL)
+        return FSG_ERR_NOTSUP;
+    int err = port->list(port->ctx, dir, list_collect, &s);
+    if (s.err < 0)
+        return s.err;
+    if (err == 0)
+        qsort(out->v, out->n, sizeof *out->v, cmp_listed);
+    return err;
+}
+
+void fsg_dirlist_free(struct fsg_ctx *c, struct fsg_dirlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        fsg_free(c, l->v[i]);
+    fsg_free(c, l->v);
+    memset(l, 0, sizeof *l);
+}
+
+char *fsg_path_join(struct fsg_ctx *c, const char *dir, const char *name)
+{
+    size_t dl = strlen(dir), nl = strlen(name);
+    char *p = fsg_alloc(c, dl + nl + 2);
+    if (p != NULL) {
+        memcpy(p, dir, dl);
+        p[dl] = '/';
+        memcpy(p + dl + (dl > 0), name, nl + 1);
+    }
+    return p;
+}

@@ -5,42 +5,6 @@
  */
 #include "fsg_internal.h"
 
-#include <stdlib.h>
-#include <string.h>
-
-struct names {
-    struct fsg_ctx *c;
-    char **v;        /* "name" with its type in the byte before it */
-    size_t n, cap;
-    int err;
-};
-
-static int collect(void *arg, const char *name, int type)
-{
-    struct names *s = arg;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        char **v = fsg_realloc(s->c, s->v, cap * sizeof *v);
-        if (v == NULL)
-            return s->err = FSG_ERR_NOMEM;
-        s->v = v;
-        s->cap = cap;
-    }
-    size_t len = strlen(name);
-    char *e = fsg_alloc(s->c, len + 2);
-    if (e == NULL)
-        return s->err = FSG_ERR_NOMEM;
-    e[0] = (char)type;
-    memcpy(e + 1, name, len + 1);
-    s->v[s->n++] = e;
-    return 0;
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a + 1, *(const char *const *)b + 1);
-}
-
 int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port,
              int (*fn)(void *arg, const char *path, int type), void *arg)
 {
@@ -55,26 +19,17 @@ int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port,
     if (dir == NULL)
         return FSG_ERR_NOMEM;
     for (;;) {
-        struct names s = {c, NULL, 0, 0, 0};
-        int lerr = port->list(port->ctx, dir, collect, &s);
-        err = s.err < 0 ? s.err : lerr;
-        if (err == 0)
-            qsort(s.v, s.n, sizeof *s.v, cmp_name);
-        size_t dlen = strlen(dir);
+        struct fsg_dirlist l;
+        err = fsg_list_dir(c, port, dir, &l);
         /* Children are pushed in reverse so they are listed in order. */
         size_t first_dir = depth;
-        for (size_t i = 0; i < s.n && err == 0; i++) {
-            const char *name = s.v[i] + 1;
-            int type = (unsigned char)s.v[i][0];
-            size_t nlen = strlen(name);
-            char *path = fsg_alloc(c, dlen + nlen + 2);
+        for (size_t i = 0; i < l.n && err == 0; i++) {
+            int type = FSG_DIRLIST_TYPE(&l, i);
+            char *path = fsg_path_join(c, dir, FSG_DIRLIST_NAME(&l, i));
             if (path == NULL) {
                 err = FSG_ERR_NOMEM;
                 break;
             }
-            memcpy(path, dir, dlen);
-            path[dlen] = '/';
-            memcpy(path + dlen + (dlen > 0), name, nlen + 1);
             err = fn(arg, path, type);
             if (err == 0 && type == FSG_TYPE_DIR) {
                 if (depth == cap) {
@@ -98,9 +53,7 @@ int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port,
             stack[i] = stack[j - 1];
             stack[j - 1] = t;
         }
-        for (size_t i = 0; i < s.n; i++)
-            fsg_free(c, s.v[i]);
-        fsg_free(c, s.v);
+        fsg_dirlist_free(c, &l);
         fsg_free(c, dir);
         dir = NULL;
         if (err != 0 || depth == 0)
