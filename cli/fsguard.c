@@ -9,6 +9,7 @@
 #include "fsguard_posix.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ static const char usage_main[] =
     "  boot     check every protected file and restore the damaged ones\n"
     "  verify   the same check, writing nothing; reports what boot would do\n"
     "  calc     record the hash of a legitimately edited protected file\n"
+    "  put      replace a protected file crash-safely, recording its hash\n"
     "  pack     build the factory partitions from a project tree\n"
     "  inspect  check built partitions offline\n"
     "\n"
@@ -68,6 +70,20 @@ static const char usage_calc[] =
     "and changes nothing.\n"
     "\n";
 
+static const char usage_put[] =
+    "Usage: fsguard put (--root DIR | --usr DIR --bak DIR) SRC /usr/PATH\n"
+    "\n"
+    "Replaces protected file /usr/PATH with the content of host file SRC so\n"
+    "that a power cut at any instant leaves the old or the new content, and the\n"
+    "next boot accepts whichever it finds (a plain copy followed by calc would\n"
+    "be reverted to the factory copy if the cut fell between the two). The new\n"
+    "content goes to a temporary file beside the target, is synced and\n"
+    "verified; its hash is recorded as pending in checksum.json; the file is\n"
+    "renamed into place and the directory synced; then the hash is committed.\n"
+    "Prints the new hash as stored (\"0x1c291ca3\"). A name not listed in\n"
+    "checksum.json is an error and changes nothing.\n"
+    "\n";
+
 static const char usage_common[] =
     "\nOptions:\n"
     "  --json        print one JSON report on stdout\n"
@@ -78,13 +94,15 @@ static const char exits_check[] =
     "4 damage left unrepaired, 8 operational error, 16 usage error.\n";
 
 static const char exits_calc[] =
-    "\nExit codes: 0 hash recorded and printed, 8 error (nothing changed),\n"
-    "16 usage error.\n";
+    "\nExit codes: 0 hash recorded and printed, 8 error (nothing changed, but\n"
+    "for put failing in its very last step: the new file is then in place with\n"
+    "its hash pending, and the next boot commits it), 16 usage error.\n";
 
 struct opts {
     const char *cmd;
     const char *usr, *bak, *root;
-    const char *name;   /* calc's argument */
+    const char *name;   /* calc's and put's device name */
+    const char *src;    /* put's host file */
     int json;
     char usr_buf[4096], bak_buf[4096];
 };
@@ -136,8 +154,10 @@ static void file_reason(const struct fsg_event *ev, char *out, size_t size)
         n = snprintf(out, size, "not a regular file (a symbolic link or special file)");
     else if (ev->problem == FSG_PROBLEM_UNREADABLE)
         n = snprintf(out, size, "%s (%s)", problem_text(ev->problem), fsg_strerror(ev->error));
-    else
+    else if (ev->problem != FSG_PROBLEM_NONE)
         n = snprintf(out, size, "%s", problem_text(ev->problem));
+    else
+        n = snprintf(out, size, "%s", "");
     if (n < 0 || (size_t)n >= size)
         return;
     if (ev->hash_only)
@@ -149,6 +169,13 @@ static void file_reason(const struct fsg_event *ev, char *out, size_t size)
                  failure_text(ev->failure), fsg_strerror(ev->error));
     else if (ev->status == FSG_STATUS_FAILED)
         snprintf(out + n, size - (size_t)n, "; not restored: %s", failure_text(ev->failure));
+    if (ev->pending != FSG_PENDING_NONE) {
+        size_t k = strlen(out);
+        snprintf(out + k, size - k, "%san interrupted edit (fsguard put) was %s", k > 0 ? "; " : "",
+                 ev->pending == FSG_PENDING_COMMITTED ? "committed: the new content stays"
+                                                      : "discarded: its new content never "
+                                                        "reached the file");
+    }
     if (ev->entry_added) {
         size_t k = strlen(out);
         snprintf(out + k, size - k, "%sentry put back from the backup checksum.json",
@@ -210,7 +237,8 @@ static void on_event(void *ctx, const struct fsg_event *ev)
 
     /* FSG_EVENT_FILE */
     reason[0] = '\0';
-    if (ev->status != FSG_STATUS_OK || ev->entry_added)
+    int notable = ev->status != FSG_STATUS_OK || ev->entry_added || ev->pending;
+    if (notable)
         file_reason(ev, reason, sizeof reason);
     if (o->json) {
         cJSON *f = cJSON_CreateObject();
@@ -235,9 +263,10 @@ static void on_event(void *ctx, const struct fsg_event *ev)
         pr->nfiles++;
         return;
     }
-    if (ev->status == FSG_STATUS_OK && !ev->entry_added)
+    if (!notable)
         return;
     const char *label = ev->status == FSG_STATUS_FAILED ? "FAILED  "
+                        : ev->pending && ev->status == FSG_STATUS_OK ? "finished"
                         : ev->status == FSG_STATUS_OK    ? "ok      "
                         : pr->dry                         ? "would restore"
                                                           : "restored";
@@ -337,6 +366,7 @@ static void print_json_tail(struct printer *pr, const struct fsg_report *r, int 
     cJSON_AddNumberToObject(n, pr->dry ? "would_restore" : "restored", (double)r->restored);
     cJSON_AddNumberToObject(n, "failed", (double)r->failed);
     cJSON_AddNumberToObject(n, "entries_put_back", (double)r->entries_added);
+    cJSON_AddNumberToObject(n, "edits_finished", (double)r->edits_finished);
     cJSON_AddNumberToObject(n, "invalid_entries", (double)r->bad_entries);
     cJSON_AddNumberToObject(t, "exit_code", code);
     /* Splice the tail's members after the streamed "files" array. */
@@ -440,16 +470,47 @@ static int cmd_boot(const struct opts *o, int flags)
     return code;
 }
 
-static int cmd_calc(const struct opts *o)
+/* Streams host file src into protected file name through fsg_put. */
+static int put_file(const struct fsg_config *cfg, const char *src, const char *name,
+                    uint32_t *crc, int *host_errno)
+{
+    static unsigned char chunk[64 * 1024];
+    struct fsg_put *put;
+    FILE *in = fopen(src, "rb");
+
+    if (in == NULL) {
+        *host_errno = errno;
+        return FSG_ERR_IO;
+    }
+    int err = fsg_put_begin(cfg, name, &put);
+    size_t n;
+    while (err == 0 && (n = fread(chunk, 1, sizeof chunk, in)) > 0)
+        err = fsg_put_write(put, chunk, n);
+    if (err == 0 && ferror(in)) {
+        *host_errno = errno != 0 ? errno : EIO;
+        err = FSG_ERR_IO;
+        fsg_put_abort(put);
+    } else if (err == 0) {
+        err = fsg_put_commit(put, crc);
+    } else if (put != NULL) {
+        fsg_put_abort(put);
+    }
+    fclose(in);
+    return err;
+}
+
+/* calc and put: record, or write and record, one protected file's hash. */
+static int cmd_edit(const struct opts *o)
 {
     static struct device d;
     uint32_t crc;
     char h[FSG_HASH_STRLEN];
+    int host_errno = 0;
 
     int defect = fsg_name_check(o->name);
     if (defect != FSG_DEFECT_NONE) {
-        fputs("fsguard: calc: \"", stderr);
-        put_safe(stderr, o->name);
+        fprintf(stderr, "fsguard: %s: \"", o->cmd);
+        put_escaped(stderr, o->name, 1);
         fprintf(stderr, "\": %s (expected a device name like /usr/app/main.py)\n",
                 fsg_defect_str(defect));
         return EXIT_USAGE;
@@ -457,9 +518,16 @@ static int cmd_calc(const struct opts *o)
     int code = open_device(&d, o);
     if (code != 0)
         return code;
-    int err = fsg_calc(&d.cfg, o->name, &crc);
+    int err = o->src != NULL ? put_file(&d.cfg, o->src, o->name, &crc, &host_errno)
+                             : fsg_calc(&d.cfg, o->name, &crc);
     if (err < 0) {
-        fprintf(stderr, "fsguard: calc: ");
+        fprintf(stderr, "fsguard: %s: ", o->cmd);
+        if (host_errno != 0) {
+            put_safe(stderr, o->src);
+            fprintf(stderr, ": %s; nothing changed\n", strerror(host_errno));
+            close_device(&d);
+            return EXIT_OPERATIONAL;
+        }
         put_safe(stderr, o->name);
         if (err == FSG_ERR_NOTPROTECTED)
             fprintf(stderr, ": not listed in %s/checksum.json; nothing changed\n", o->usr);
@@ -467,7 +535,7 @@ static int cmd_calc(const struct opts *o)
             fprintf(stderr, ": %s/checksum.json is not a valid JSON array; run 'fsguard boot' "
                     "to rebuild it; nothing changed\n", o->usr);
         else
-            fprintf(stderr, ": %s; nothing changed\n", fsg_strerror(err));
+            fprintf(stderr, ": %s\n", fsg_strerror(err));
         close_device(&d);
         return EXIT_OPERATIONAL;
     }
@@ -476,8 +544,9 @@ static int cmd_calc(const struct opts *o)
         cJSON_AddStringToObject(j, "name", o->name);
         cJSON_AddStringToObject(j, "crc32", fsg_hash_format(crc, h));
         print_json(j, 1);
-    } else
+    } else {
         printf("%s\n", fsg_hash_format(crc, h));
+    }
     close_device(&d);
     return EXIT_CLEAN;
 }
@@ -490,11 +559,14 @@ static void print_help(const char *cmd)
         fputs(usage_boot, stdout);
     else if (strcmp(cmd, "verify") == 0)
         fputs(usage_verify, stdout);
+    else if (strcmp(cmd, "put") == 0)
+        fputs(usage_put, stdout);
     else
         fputs(usage_calc, stdout);
     fputs(usage_partitions, stdout);
     fputs(usage_common, stdout);
-    fputs(strcmp(cmd, "calc") == 0 ? exits_calc : exits_check, stdout);
+    int edit = strcmp(cmd, "calc") == 0 || strcmp(cmd, "put") == 0;
+    fputs(edit ? exits_calc : exits_check, stdout);
 }
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -517,7 +589,10 @@ static int parse(int argc, char **argv, struct opts *o)
             slot = &o->root;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error(cmd, "unknown option", a);
-        } else if (strcmp(cmd, "calc") == 0 && o->name == NULL) {
+        } else if (strcmp(cmd, "put") == 0 && o->src == NULL) {
+            o->src = a;
+            continue;
+        } else if ((strcmp(cmd, "calc") == 0 || strcmp(cmd, "put") == 0) && o->name == NULL) {
             o->name = a;
             continue;
         } else {
@@ -540,6 +615,9 @@ static int parse(int argc, char **argv, struct opts *o)
     }
     if (o->usr == NULL || o->bak == NULL)
         return usage_error(cmd, "give the partitions: --root DIR, or --usr DIR and --bak DIR", NULL);
+    if (strcmp(cmd, "put") == 0 && o->name == NULL)
+        return usage_error(cmd, "give the new content's file and the device name: "
+                                "put SRC /usr/PATH", NULL);
     if (strcmp(cmd, "calc") == 0 && o->name == NULL)
         return usage_error(cmd, "which file? give its device name, like /usr/app/main.py", NULL);
     return 0;
@@ -564,13 +642,14 @@ int main(int argc, char **argv)
         return cmd_pack(argc, argv);
     if (strcmp(cmd, "inspect") == 0)
         return cmd_inspect(argc, argv);
-    if (strcmp(cmd, "boot") != 0 && strcmp(cmd, "verify") != 0 && strcmp(cmd, "calc") != 0)
+    if (strcmp(cmd, "boot") != 0 && strcmp(cmd, "verify") != 0 && strcmp(cmd, "calc") != 0 &&
+        strcmp(cmd, "put") != 0)
         return usage_error(NULL, "unknown command", cmd);
     o.cmd = cmd;
     int r = parse(argc, argv, &o);
     if (r != 0)
         return r < 0 ? EXIT_CLEAN : r;
-    if (strcmp(cmd, "calc") == 0)
-        return cmd_calc(&o);
+    if (strcmp(cmd, "calc") == 0 || strcmp(cmd, "put") == 0)
+        return cmd_edit(&o);
     return cmd_boot(&o, strcmp(cmd, "verify") == 0 ? FSG_DRY_RUN : 0);
 }

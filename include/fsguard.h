@@ -122,7 +122,8 @@ enum fsg_defect {
     FSG_DEFECT_NO_HASH,        /* no "crc32" key */
     FSG_DEFECT_HASH_TYPE,      /* "crc32" is not a string */
     FSG_DEFECT_HASH_BAD,       /* "crc32" is not a hex value of 32 bits */
-    FSG_DEFECT_DUPLICATE       /* an earlier entry has the same name */
+    FSG_DEFECT_DUPLICATE,      /* an earlier entry has the same name */
+    FSG_DEFECT_PENDING_BAD     /* "fsg_pending" is not a 32-bit hex string */
 };
 
 /* A short English description of a defect ("name is not under /usr/"). */
@@ -228,6 +229,15 @@ enum fsg_failure {
     FSG_FAILURE_WRITE          /* writing the user partition failed (see error) */
 };
 
+/* What boot did with an edit that fsg_put had not finished. */
+enum fsg_pending_outcome {
+    FSG_PENDING_NONE = 0,
+    FSG_PENDING_COMMITTED,     /* the file holds the new content: its hash
+                                  becomes the recorded one */
+    FSG_PENDING_DISCARDED      /* the file holds the old content (or was
+                                  restored): the pending hash is dropped */
+};
+
 /* Outcome for one protected file. */
 enum fsg_status {
     FSG_STATUS_OK = 0,         /* matches its hash; nothing done */
@@ -280,6 +290,8 @@ struct fsg_event {
                                   and was put back from the backup's */
     int hash_only;             /* the content already was the factory copy:
                                   only its hash entry was corrected */
+    int pending;               /* an interrupted edit (fsg_put) was found:
+                                  FSG_PENDING_COMMITTED or _DISCARDED */
     /* ENTRY */
     int source;                /* enum fsg_source */
     unsigned long index;       /* 0-based position in the JSON array */
@@ -354,6 +366,7 @@ struct fsg_report {
     unsigned long entries_added;   /* entries put back from the backup */
     unsigned long bad_entries;     /* entries refused, both manifests */
     unsigned long temps_removed;   /* leftover temporary files removed */
+    unsigned long edits_finished;  /* interrupted edits committed or discarded */
 };
 
 enum fsg_boot_flags {
@@ -397,6 +410,43 @@ int fsg_report_exit_code(const struct fsg_report *report);
  * checksum.json is invalid. Nothing is written on failure.
  */
 int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc);
+
+/* ------------------------------------------------------------------------ */
+/* Crash-safe edits of protected files.                                     */
+
+/*
+ * Rewrites protected file name ("/usr/cfg/a.json") so that a power cut at
+ * any instant leaves either the old or the new content, and the next boot
+ * accepts whichever it finds (where a plain rewrite followed by fsg_calc
+ * would be reverted to the factory copy if the cut came between the two):
+ *
+ *     struct fsg_put *put;
+ *     int err = fsg_put_begin(&cfg, "/usr/cfg/a.json", &put);
+ *     while (err == 0 && (n = produce(buf, sizeof buf)) > 0)
+ *         err = fsg_put_write(put, buf, n);
+ *     if (err == 0)
+ *         err = fsg_put_commit(put, &crc);    // frees put
+ *     else
+ *         fsg_put_abort(put);                 // frees put
+ *
+ * The content streams into a temporary file beside the target; commit syncs
+ * and verifies it, records its hash as pending ("fsg_pending" in the entry,
+ * a key QuecPython's reader ignores), renames it over the target, syncs the
+ * directory, then records the hash as committed. A boot finding the file
+ * with the pending hash commits it; with the old hash, discards it.
+ *
+ * begin fails with FSG_ERR_BADNAME, FSG_ERR_NOTPROTECTED (no entry; a
+ * missing user checksum.json is first copied from the backup) or a storage
+ * error; write returns the first error and every later call repeats it;
+ * commit returns it too, and then the file is unchanged. A commit failing
+ * in its last step (recording the hash) leaves the new file in place with
+ * its hash pending, which the next boot commits.
+ */
+struct fsg_put;
+int fsg_put_begin(const struct fsg_config *cfg, const char *name, struct fsg_put **put);
+int fsg_put_write(struct fsg_put *put, const void *data, size_t len);
+int fsg_put_commit(struct fsg_put *put, uint32_t *crc);
+void fsg_put_abort(struct fsg_put *put);
 
 /* ------------------------------------------------------------------------ */
 /* Host side: building and inspecting partitions (not needed on a device).  */

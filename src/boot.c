@@ -148,8 +148,18 @@ static void check_one(struct boot *b, struct fsg_entry *e, bool added)
     if (err == 0) {
         ev.actual = h;
         ev.has_actual = 1;
-        if (h == e->crc) {
+        if (h == e->crc || (e->has_pending && h == e->pending)) {
+            /* An edit fsg_put left unfinished ends here: the file holds
+             * either the old content or the new, and both are legitimate. */
+            if (e->has_pending) {
+                ev.pending = h == e->crc ? FSG_PENDING_DISCARDED : FSG_PENDING_COMMITTED;
+                e->crc = h;
+                e->has_pending = false;
+                b->dirty = true;
+                b->r->edits_finished++;
+            }
             ev.status = FSG_STATUS_OK;
+            ev.recorded = e->crc;
             b->r->ok++;
             fsg_emit(c, &ev);
             return;
@@ -189,6 +199,12 @@ static void check_one(struct boot *b, struct fsg_entry *e, bool added)
     }
     if (ev.status == FSG_STATUS_RESTORED) {
         b->r->restored++;
+        if (e->has_pending) {
+            ev.pending = FSG_PENDING_DISCARDED;
+            e->has_pending = false;
+            b->dirty = true;
+            b->r->edits_finished++;
+        }
         if (e->crc != be->crc) {
             e->crc = be->crc;
             b->dirty = true;
@@ -259,7 +275,7 @@ static int clean_temps(struct boot *b)
         if (e->valid && !e->dropped)
             paths[n++] = fsg_usr_path(e->name);
     }
-    qsort(paths, n, sizeof *paths, cmp_dir);
+    fsg_sort(paths, n, sizeof *paths, cmp_dir);
     int err = 0;
     for (size_t i = 0; i < n && err == 0; i++) {
         if (i > 0 && cmp_dir(&paths[i - 1], &paths[i]) == 0)
@@ -271,20 +287,6 @@ static int clean_temps(struct boot *b)
     }
     fsg_free(c, paths);
     return err;
-}
-
-/* Starts m as a copy of the backup manifest's usable entries, in its order. */
-static int seed_from_bak(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_manifest *bak)
-{
-    for (size_t i = 0; i < bak->n; i++) {
-        const struct fsg_entry *be = &bak->v[i];
-        if (!be->valid || fsg_manifest_find(bak, be->name) != be)
-            continue;
-        int err = fsg_manifest_append(c, m, be);
-        if (err < 0)
-            return err;
-    }
-    return 0;
 }
 
 /* Loads the user manifest; missing or unusable, starts it from the backup's. */
@@ -307,7 +309,7 @@ static int load_usr(struct boot *b)
             b->r->usr_manifest_offset = off;
         }
         b->dirty = true;
-        return seed_from_bak(c, &b->usr, &b->bak);
+        return fsg_manifest_seed(c, &b->usr, &b->bak);
     }
     return 0;
 }
@@ -415,60 +417,4 @@ int fsg_report_exit_code(const struct fsg_report *r)
     if (r->restored > 0 || r->manifest != FSG_MANIFEST_UNCHANGED || r->temps_removed > 0)
         return 1;
     return 0;
-}
-
-int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
-{
-    struct fsg_ctx c;
-    struct fsg_manifest m, bak;
-    uint64_t off;
-    bool seeded = false;
-    uint32_t h;
-    int err;
-
-    memset(&m, 0, sizeof m);
-    memset(&bak, 0, sizeof bak);
-    err = fsg_ctx_init(&c, cfg);
-    if (err < 0)
-        goto out;
-    if (fsg_name_check(name) != FSG_DEFECT_NONE) {
-        err = FSG_ERR_BADNAME;
-        goto out;
-    }
-    err = fsg_manifest_load(&c, c.usr, FSG_SOURCE_USR, &m, &off);
-    if (err == FSG_ERR_NOENT) {
-        /* As QuecPython does: a missing user manifest starts as the backup's. */
-        err = fsg_manifest_load(&c, c.bak, FSG_SOURCE_BAK, &bak, &off);
-        if (err == 0)
-            err = fsg_manifest_index(&c, &bak, FSG_SOURCE_BAK);
-        if (err == 0)
-            err = seed_from_bak(&c, &m, &bak);
-        seeded = true;
-    }
-    if (err == 0)
-        err = fsg_manifest_index(&c, &m, FSG_SOURCE_USR);
-    if (err < 0)
-        goto out;
-    struct fsg_entry *e = fsg_manifest_find(&m, name);
-    if (e == NULL) {
-        err = FSG_ERR_NOTPROTECTED;
-        goto out;
-    }
-    err = fsg_hash_file(&c, c.usr, fsg_usr_path(name), &h);
-    if (err == FSG_ERR_ISDIR)
-        err = FSG_ERR_NOTREG; /* as documented: anything but a regular file */
-    if (err < 0)
-        goto out;
-    if (h != e->crc || seeded) {
-        e->crc = h;
-        err = fsg_manifest_save(&c, c.usr, &m);
-        if (err < 0)
-            goto out;
-    }
-    *crc = h;
-out:
-    fsg_manifest_free(&c, &m);
-    fsg_manifest_free(&c, &bak);
-    fsg_ctx_fini(&c);
-    return err;
 }

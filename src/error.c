@@ -48,6 +48,7 @@ const char *fsg_defect_str(int defect)
     case FSG_DEFECT_HASH_TYPE: return "\"crc32\" is not a string";
     case FSG_DEFECT_HASH_BAD: return "\"crc32\" is not a 32-bit hex value";
     case FSG_DEFECT_DUPLICATE: return "an earlier entry has the same name";
+    case FSG_DEFECT_PENDING_BAD: return "\"fsg_pending\" is not a 32-bit hex string";
     default: return "unknown defect";
     }
 }

@@ -20,6 +20,9 @@
 #define FSG_USR_PREFIX_LEN 5
 #define FSG_TMP_PREFIX "."
 #define FSG_TMP_SUFFIX ".fsg-tmp"
+/* The key of an entry's pending hash: an edit under way (fsg_put). Readers
+ * that do not know it, QuecPython's included, ignore it. */
+#define FSG_PENDING_KEY "fsg_pending"
 
 /* Working context of one call: config, buffer, allocator. */
 struct fsg_ctx {
@@ -43,6 +46,10 @@ void fsg_free(struct fsg_ctx *c, void *ptr);
 char *fsg_strdup(struct fsg_ctx *c, const char *s);
 void fsg_emit(struct fsg_ctx *c, const struct fsg_event *ev);
 
+/* qsort, but for fewer than two elements, where base may be NULL (qsort's
+ * base must never be). */
+void fsg_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 /* ---- manifests (manifest.c) ---- */
 
 struct fsg_entry {
@@ -52,6 +59,8 @@ struct fsg_entry {
     uint32_t crc;
     bool valid;
     bool dropped;       /* superseded; not written back */
+    bool has_pending;   /* an edit was under way: "fsg_pending" holds its hash */
+    uint32_t pending;
 };
 
 struct fsg_manifest {
@@ -74,6 +83,9 @@ int fsg_manifest_index(struct fsg_ctx *c, struct fsg_manifest *m, int source);
 struct fsg_entry *fsg_manifest_find(const struct fsg_manifest *m, const char *name);
 /* Makes room for cap entries, so appends up to it do not move entries. */
 int fsg_manifest_reserve(struct fsg_ctx *c, struct fsg_manifest *m, size_t cap);
+/* Appends to m a copy of each usable entry of the backup manifest bak
+ * (indexed), in bak's order. */
+int fsg_manifest_seed(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_manifest *bak);
 /* Appends a copy of valid entry e. */
 int fsg_manifest_append(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_entry *e);
 /* Bytes fsg_manifest_save would write for m. */
@@ -105,6 +117,9 @@ size_t fsg_dir_len(const char *path);
  * FSG_ERR_NOTREG for anything else than a regular file, port errors). */
 int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
                   uint32_t *crc);
+/* The same, also giving the number of bytes hashed. */
+int fsg_hash_file_size(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+                       uint32_t *crc, uint64_t *size);
 /* Creates the parent directories of path in port, each synced into its
  * parent. */
 int fsg_mkdirs(const struct fsg_port *p, const char *path);
@@ -124,6 +139,11 @@ int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_p
                      const char *path);
 int fsg_atomic_write(struct fsg_atomic *a, const void *data, size_t len);
 int fsg_atomic_commit(struct fsg_atomic *a);
+/* fsg_atomic_commit in two steps: seal syncs, closes and verifies the
+ * temporary file; publish renames it over the target and syncs the
+ * directory. Both abort on failure. */
+int fsg_atomic_seal(struct fsg_atomic *a);
+int fsg_atomic_publish(struct fsg_atomic *a);
 void fsg_atomic_abort(struct fsg_atomic *a);
 
 /* ---- host side (walk.c) ---- */
@@ -133,7 +153,10 @@ void fsg_atomic_abort(struct fsg_atomic *a);
  * following links. Stops at fn's first non-zero return and returns it;
  * returns a listing error otherwise, or 0. */
 int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port,
-             int (*fn)(void *arg, const char *path, int type), void *arg);
+             int (*fn)(void *arg, const char *path, int type),
+             int (*on_error)(void *arg, const char *dir, int err), void *arg);
+/* on_error, when not NULL, hears of a directory that cannot be listed and
+ * returns 0 to go on without it, or an error to stop the walk with. */
 
 /* One directory's entries as its port lists them, sorted by name; each
  * string is the entry's type (one byte) followed by its name. */

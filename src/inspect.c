@@ -50,8 +50,9 @@ static int visit(void *arg, const char *path, int type)
         (strcmp(path, FSG_MANIFEST_NAME) == 0 ||
          (in->source == FSG_SOURCE_BAK && strcmp(path, FSG_SWITCH_NAME) == 0)))
         return 0;
+    /* A listed name is the FILE event's business, whatever stands there. */
     const char *name = name_of(in, path);
-    if (type == FSG_TYPE_REG && name != NULL && fsg_manifest_find(&in->m, name) != NULL)
+    if (name != NULL && fsg_manifest_find(&in->m, name) != NULL)
         return 0;
     struct fsg_event ev;
     memset(&ev, 0, sizeof ev);
@@ -140,7 +141,7 @@ int fsg_inspect(const struct fsg_config *cfg, int source, struct fsg_inspect_rep
             report->bad_entries++;
         }
     }
-    err = fsg_walk(&c, in.port, visit, &in);
+    err = fsg_walk(&c, in.port, visit, NULL, &in);
 out:
     fsg_manifest_free(&c, &in.m);
     fsg_ctx_fini(&c);

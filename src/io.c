@@ -103,8 +103,21 @@ int fsg_port_remove(const struct fsg_port *p, const char *path)
     return p->remove != NULL ? p->remove(p->ctx, path) : FSG_ERR_NOTSUP;
 }
 
+void fsg_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
 int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
                   uint32_t *crc)
+{
+    uint64_t size;
+    return fsg_hash_file_size(c, port, path, crc, &size);
+}
+
+int fsg_hash_file_size(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+                       uint32_t *crc, uint64_t *size)
 {
     struct fsg_stat st;
     void *f;
@@ -119,15 +132,19 @@ int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *pa
         return err;
 
     uint32_t h = FSG_CRC_INIT;
+    uint64_t total = 0;
     long n;
-    while ((n = port->read(port->ctx, f, c->buf, c->buf_size)) > 0)
+    while ((n = port->read(port->ctx, f, c->buf, c->buf_size)) > 0) {
         h = fsg_crc32(h, c->buf, (size_t)n);
+        total += (uint64_t)n;
+    }
     int cerr = port->close(port->ctx, f);
     if (n < 0)
         return (int)n;
     if (cerr < 0)
         return cerr;
     *crc = h;
+    *size = total;
     return 0;
 }
 
@@ -220,15 +237,13 @@ void fsg_atomic_abort(struct fsg_atomic *a)
         (void)p->remove(p->ctx, a->tmp);
 }
 
-int fsg_atomic_commit(struct fsg_atomic *a)
+int fsg_atomic_seal(struct fsg_atomic *a)
 {
     struct fsg_ctx *c = a->c;
     const struct fsg_port *p = a->port;
-    char dir[FSG_PATH_BUF];
     uint32_t back;
-    int err;
 
-    err = p->sync(p->ctx, a->file);
+    int err = p->sync(p->ctx, a->file);
     int cerr = p->close(p->ctx, a->file);
     a->file = NULL;
     if (err == 0)
@@ -239,8 +254,17 @@ int fsg_atomic_commit(struct fsg_atomic *a)
         err = fsg_hash_file(c, p, a->tmp, &back);
     if (err == 0 && back != a->crc)
         err = FSG_ERR_MISMATCH;
-    if (err == 0)
-        err = p->rename(p->ctx, a->tmp, a->path);
+    if (err < 0)
+        fsg_atomic_abort(a);
+    return err;
+}
+
+int fsg_atomic_publish(struct fsg_atomic *a)
+{
+    const struct fsg_port *p = a->port;
+    char dir[FSG_PATH_BUF];
+
+    int err = p->rename(p->ctx, a->tmp, a->path);
     if (err < 0) {
         fsg_atomic_abort(a);
         return err;
@@ -252,6 +276,12 @@ int fsg_atomic_commit(struct fsg_atomic *a)
     memcpy(dir, a->path, dlen);
     dir[dlen] = '\0';
     return p->syncdir(p->ctx, dir);
+}
+
+int fsg_atomic_commit(struct fsg_atomic *a)
+{
+    int err = fsg_atomic_seal(a);
+    return err < 0 ? err : fsg_atomic_publish(a);
 }
 
 struct list_sink {
@@ -299,7 +329,7 @@ int fsg_list_dir(struct fsg_ctx *c, const struct fsg_port *port, const char *dir
     if (s.err < 0)
         return s.err;
     if (err == 0)
-        qsort(out->v, out->n, sizeof *out->v, cmp_listed);
+        fsg_sort(out->v, out->n, sizeof *out->v, cmp_listed);
     return err;
 }
 

@@ -133,7 +133,7 @@ static bool has_nul_escape(const char *p, const char *end)
 static int take_entry(struct fsg_ctx *c, cJSON *item, const char *src, const char *end,
                       struct fsg_entry *e)
 {
-    cJSON *name = NULL, *crc = NULL;
+    cJSON *name = NULL, *crc = NULL, *pend = NULL;
     int defect = FSG_DEFECT_NONE;
 
     if (!cJSON_IsObject(item))
@@ -144,6 +144,8 @@ static int take_entry(struct fsg_ctx *c, cJSON *item, const char *src, const cha
             slot = &name;
         else if (strcmp(ch->string, "crc32") == 0)
             slot = &crc;
+        else if (strcmp(ch->string, FSG_PENDING_KEY) == 0)
+            slot = &pend;
         else
             continue;
         if (*slot != NULL)
@@ -167,6 +169,11 @@ static int take_entry(struct fsg_ctx *c, cJSON *item, const char *src, const cha
         return FSG_DEFECT_HASH_TYPE;
     if (fsg_hash_parse(crc->valuestring, &e->crc) < 0)
         return FSG_DEFECT_HASH_BAD;
+    if (pend != NULL) {
+        if (!cJSON_IsString(pend) || fsg_hash_parse(pend->valuestring, &e->pending) < 0)
+            return FSG_DEFECT_PENDING_BAD;
+        e->has_pending = true;
+    }
 
     /* Walk the members' source in step with cJSON's children: the name's
      * source must not hide a NUL, and the other members are kept as text. */
@@ -179,11 +186,13 @@ static int take_entry(struct fsg_ctx *c, cJSON *item, const char *src, const cha
         p = skip_ws(skip_string(p, end), end) + 1; /* past ':' */
         const char *val = skip_ws(p, end);
         p = skip_value(val, end);
-        if ((ch == name || ch == crc) && has_nul_escape(val, p)) {
+        if ((ch == name || ch == crc || ch == pend) && has_nul_escape(val, p)) {
             fsg_free(c, extra);
-            return ch == name ? FSG_DEFECT_NAME_CHARS : FSG_DEFECT_HASH_BAD;
+            return ch == name  ? FSG_DEFECT_NAME_CHARS
+                   : ch == crc ? FSG_DEFECT_HASH_BAD
+                               : FSG_DEFECT_PENDING_BAD;
         }
-        if (ch != name && ch != crc) {
+        if (ch != name && ch != crc && ch != pend) {
             size_t n = (size_t)(p - key);
             char *x = fsg_realloc(c, extra, keep_len + n + 2);
             if (x == NULL) {
@@ -389,7 +398,7 @@ int fsg_manifest_index(struct fsg_ctx *c, struct fsg_manifest *m, int source)
     for (size_t i = 0; i < m->n; i++)
         if (m->v[i].valid && !m->v[i].dropped)
             m->index[k++] = &m->v[i];
-    qsort(m->index, k, sizeof *m->index, cmp_entry);
+    fsg_sort(m->index, k, sizeof *m->index, cmp_entry);
 
     /* The first entry of a name wins; later ones are refused (and kept). */
     size_t out = 0;
@@ -421,6 +430,20 @@ struct fsg_entry *fsg_manifest_find(const struct fsg_manifest *m, const char *na
             hi = mid;
     }
     return NULL;
+}
+
+/* Starts m as a copy of the backup manifest's usable entries, in its order. */
+int fsg_manifest_seed(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_manifest *bak)
+{
+    for (size_t i = 0; i < bak->n; i++) {
+        const struct fsg_entry *be = &bak->v[i];
+        if (!be->valid || fsg_manifest_find(bak, be->name) != be)
+            continue;
+        int err = fsg_manifest_append(c, m, be);
+        if (err < 0)
+            return err;
+    }
+    return 0;
 }
 
 int fsg_manifest_append(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_entry *src)
@@ -517,6 +540,11 @@ static void out_entry(struct out *o, const struct fsg_entry *e)
     out_put(o, ",\"crc32\":\"");
     out_put(o, fsg_hash_format(e->crc, hash));
     out_put(o, "\"");
+    if (e->has_pending) {
+        out_put(o, ",\"" FSG_PENDING_KEY "\":\"");
+        out_put(o, fsg_hash_format(e->pending, hash));
+        out_put(o, "\"");
+    }
     if (e->extra != NULL) {
         out_put(o, ",");
         out_put(o, e->extra);

@@ -123,6 +123,14 @@ static int plan_entry(void *arg, const char *path, int type)
     return 0;
 }
 
+/* A directory of the tree that cannot be listed: refused, the walk goes on
+ * so that every problem is reported at once. */
+static int plan_error(void *arg, const char *dir, int err)
+{
+    refuse(arg, dir, FSG_REFUSAL_UNREADABLE, FSG_DEFECT_NONE, FSG_TYPE_DIR, err);
+    return 0;
+}
+
 static int cmp_pfile(const void *a, const void *b)
 {
     return strcmp(((const struct pfile *)a)->name, ((const struct pfile *)b)->name);
@@ -160,7 +168,9 @@ static int copy_file(struct plan *pl, const struct pfile *f)
     if (err == 0)
         err = opt->src->open(opt->src->ctx, path, FSG_OPEN_READ, &in);
     long n = 0;
+    uint64_t copied = 0;
     while (err == 0 && (n = opt->src->read(opt->src->ctx, in, c->buf, c->buf_size)) > 0) {
+        copied += (uint64_t)n;
         err = fsg_atomic_write(&ua, c->buf, (size_t)n);
         if (err == 0 && f->protect)
             err = fsg_atomic_write(&ba, c->buf, (size_t)n);
@@ -173,7 +183,7 @@ static int copy_file(struct plan *pl, const struct pfile *f)
             err = cerr;
     }
     /* The content must be what was hashed when the tree was planned. */
-    if (err == 0 && ua.crc != f->crc)
+    if (err == 0 && (ua.crc != f->crc || copied != f->size))
         err = FSG_ERR_MISMATCH;
     if (err == 0)
         err = fsg_atomic_commit(&ua);
@@ -212,29 +222,31 @@ static int pack_run(struct plan *pl, struct fsg_manifest *m)
     int err;
 
     /* 1. Read the tree; refuse what cannot be packed, before any write. */
-    err = fsg_walk(c, opt->src, plan_entry, pl);
+    err = fsg_walk(c, opt->src, plan_entry, plan_error, pl);
     if (pl->err < 0)
         return pl->err;
     if (err < 0)
         return err;
     if (r->refused > 0)
         return FSG_ERR_INVAL;
-    qsort(pl->files, pl->n, sizeof *pl->files, cmp_pfile);
-    qsort(pl->dirs, pl->nd, sizeof *pl->dirs, cmp_str);
+    fsg_sort(pl->files, pl->n, sizeof *pl->files, cmp_pfile);
+    fsg_sort(pl->dirs, pl->nd, sizeof *pl->dirs, cmp_str);
     r->files = (unsigned long)pl->n;
 
     /* 2. Hash, decide protection, and size both partitions exactly. */
     err = fsg_manifest_reserve(c, m, pl->n);
     for (size_t i = 0; i < pl->n && err == 0; i++) {
         struct pfile *f = &pl->files[i];
-        err = fsg_hash_file(c, opt->src, fsg_usr_path(f->name), &f->crc);
+        /* Sizes are those of the bytes hashed (and then copied), not of an
+         * earlier stat: a file that grew in between is sized as it is. */
+        err = fsg_hash_file_size(c, opt->src, fsg_usr_path(f->name), &f->crc, &f->size);
         if (err < 0)
             break;
         f->protect = opt->protect == NULL || opt->protect(opt->protect_ctx, f->name) != 0;
         r->usr_bytes += f->size;
         copy += f->size;
         if (f->protect) {
-            struct fsg_entry e = {f->name, NULL, NULL, f->crc, true, false};
+            struct fsg_entry e = {.name = f->name, .crc = f->crc, .valid = true};
             err = fsg_manifest_append(c, m, &e);
             r->protected_files++;
             r->bak_bytes += f->size;

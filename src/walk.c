@@ -6,7 +6,8 @@
 #include "fsg_internal.h"
 
 int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port,
-             int (*fn)(void *arg, const char *path, int type), void *arg)
+             int (*fn)(void *arg, const char *path, int type),
+             int (*on_error)(void *arg, const char *dir, int err), void *arg)
 {
     char **stack = NULL;          /* directories still to list */
     size_t depth = 0, cap = 0;
@@ -21,6 +22,8 @@ int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port,
     for (;;) {
         struct fsg_dirlist l;
         err = fsg_list_dir(c, port, dir, &l);
+        if (err < 0 && err != FSG_ERR_NOMEM && on_error != NULL)
+            err = on_error(arg, dir, err);
         /* Children are pushed in reverse so they are listed in order. */
         size_t first_dir = depth;
         for (size_t i = 0; i < l.n && err == 0; i++) {

@@ -275,8 +275,10 @@ static void test_manifest_missing(void)
     memport_remove(d.usr, "checksum.json");
     memport_put_str(d.bak, "checksum.json", "not json");
     expect_fail(&d, "/usr/a.py", FSG_ERR_CORRUPT);
+    /* No table anywhere: nothing is protected (NOENT would read as if the
+     * file itself were missing). */
     memport_remove(d.bak, "checksum.json");
-    expect_fail(&d, "/usr/a.py", FSG_ERR_NOENT);
+    expect_fail(&d, "/usr/a.py", FSG_ERR_NOTPROTECTED);
     mpdev_free(&d);
 
     /* Missing, and the backup lists no such file. */

@@ -1,0 +1,209 @@
+/*
+ * edit.c -- legitimate edits of protected files: fsg_calc records the hash
+ * of a file the application rewrote (QuecPython's file_crc32.calc), and
+ * fsg_put rewrites a file crash-safely, its new hash pending in
+ * checksum.json until the new content is in place, so that a power cut at
+ * any instant leaves the old or the new file and a boot that accepts it.
+ */
+#include "fsg_internal.h"
+
+#include <string.h>
+
+/* Loads the user manifest, indexed; a missing one starts as the backup's,
+ * as QuecPython does (*seeded is then set: it must be written). */
+static int load_usr(struct fsg_ctx *c, struct fsg_manifest *m, bool *seeded)
+{
+    struct fsg_manifest bak;
+    uint64_t off;
+
+    memset(&bak, 0, sizeof bak);
+    *seeded = false;
+    int err = fsg_manifest_load(c, c->usr, FSG_SOURCE_USR, m, &off);
+    if (err == FSG_ERR_NOENT) {
+        err = fsg_manifest_load(c, c->bak, FSG_SOURCE_BAK, &bak, &off);
+        if (err == FSG_ERR_NOENT)
+            err = FSG_ERR_NOTPROTECTED; /* no table anywhere: nothing is protected */
+        if (err == 0)
+            err = fsg_manifest_index(c, &bak, FSG_SOURCE_BAK);
+        if (err == 0)
+            err = fsg_manifest_seed(c, m, &bak);
+        fsg_manifest_free(c, &bak);
+        *seeded = true;
+    }
+    if (err == 0)
+        err = fsg_manifest_index(c, m, FSG_SOURCE_USR);
+    return err;
+}
+
+int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
+{
+    struct fsg_ctx c;
+    struct fsg_manifest m;
+    bool seeded;
+    uint32_t h;
+
+    memset(&m, 0, sizeof m);
+    int err = fsg_ctx_init(&c, cfg);
+    if (err < 0)
+        return err;
+    if (fsg_name_check(name) != FSG_DEFECT_NONE) {
+        err = FSG_ERR_BADNAME;
+        goto out;
+    }
+    err = load_usr(&c, &m, &seeded);
+    if (err < 0)
+        goto out;
+    struct fsg_entry *e = fsg_manifest_find(&m, name);
+    if (e == NULL) {
+        err = FSG_ERR_NOTPROTECTED;
+        goto out;
+    }
+    err = fsg_hash_file(&c, c.usr, fsg_usr_path(name), &h);
+    if (err == FSG_ERR_ISDIR)
+        err = FSG_ERR_NOTREG; /* as documented: anything but a regular file */
+    if (err < 0)
+        goto out;
+    if (h != e->crc || e->has_pending || seeded) {
+        e->crc = h;
+        e->has_pending = false;
+        err = fsg_manifest_save(&c, c.usr, &m);
+        if (err < 0)
+            goto out;
+    }
+    *crc = h;
+out:
+    fsg_manifest_free(&c, &m);
+    fsg_ctx_fini(&c);
+    return err;
+}
+
+struct fsg_put {
+    struct fsg_ctx c;
+    struct fsg_atomic a;
+    char name[FSG_PATH_BUF];
+    int err;                /* first write error: commit fails with it */
+};
+
+static void put_free(struct fsg_put *p)
+{
+    struct fsg_ctx c = p->c;
+    fsg_free(&c, p);
+    fsg_ctx_fini(&c);
+}
+
+int fsg_put_begin(const struct fsg_config *cfg, const char *name, struct fsg_put **out)
+{
+    struct fsg_ctx c;
+    struct fsg_manifest m;
+    bool seeded;
+
+    *out = NULL;
+    int err = fsg_ctx_init(&c, cfg);
+    if (err < 0)
+        return err;
+    memset(&m, 0, sizeof m);
+    if (fsg_name_check(name) != FSG_DEFECT_NONE)
+        err = FSG_ERR_BADNAME;
+    /* Refuse early what commit would refuse: an unprotected name. */
+    if (err == 0)
+        err = load_usr(&c, &m, &seeded);
+    if (err == 0 && fsg_manifest_find(&m, name) == NULL)
+        err = FSG_ERR_NOTPROTECTED;
+    fsg_manifest_free(&c, &m);
+    struct fsg_put *p = err == 0 ? fsg_alloc(&c, sizeof *p) : NULL;
+    if (err == 0 && p == NULL)
+        err = FSG_ERR_NOMEM;
+    if (err < 0) {
+        fsg_ctx_fini(&c);
+        return err;
+    }
+    memset(p, 0, sizeof *p);
+    p->c = c;
+    memcpy(p->name, name, strlen(name) + 1);
+    const char *path = fsg_usr_path(p->name);
+    err = fsg_mkdirs(p->c.usr, path);
+    if (err == 0)
+        err = fsg_atomic_begin(&p->a, &p->c, p->c.usr, path);
+    if (err < 0) {
+        fsg_atomic_abort(&p->a);
+        put_free(p);
+        return err;
+    }
+    *out = p;
+    return 0;
+}
+
+int fsg_put_write(struct fsg_put *p, const void *data, size_t len)
+{
+    if (p->err == 0 && len > 0)
+        p->err = fsg_atomic_write(&p->a, data, len);
+    return p->err;
+}
+
+void fsg_put_abort(struct fsg_put *p)
+{
+    if (p == NULL)
+        return;
+    fsg_atomic_abort(&p->a);
+    put_free(p);
+}
+
+int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
+{
+    struct fsg_ctx *c = &p->c;
+    struct fsg_manifest m;
+    bool seeded = false;
+    int err = p->err;
+
+    memset(&m, 0, sizeof m);
+    /* 1. The new content, complete and verified, still under its
+     *    temporary name: a crash leaves the old file and a leftover. */
+    if (err == 0)
+        err = fsg_atomic_seal(&p->a);
+    if (err == 0)
+        err = load_usr(c, &m, &seeded);
+    struct fsg_entry *e = err == 0 ? fsg_manifest_find(&m, p->name) : NULL;
+    if (err == 0 && e == NULL)
+        err = FSG_ERR_NOTPROTECTED;
+    if (err < 0) {
+        fsg_atomic_abort(&p->a);
+        goto out;
+    }
+    uint32_t h = p->a.crc, old = e->crc;
+    bool record = h != e->crc || e->has_pending || seeded;
+    /* 2. The new hash, pending: from here a boot accepts either file. */
+    if (record) {
+        e->has_pending = true;
+        e->pending = h;
+        err = fsg_manifest_save(c, c->usr, &m);
+        if (err < 0) {
+            fsg_atomic_abort(&p->a);
+            goto out;
+        }
+    }
+    /* 3. The new content in place (rename, directory sync). */
+    err = fsg_atomic_publish(&p->a);
+    if (err < 0) {
+        /* The old file stands: take the pending hash back (a boot would
+         * discard it anyway). */
+        if (record) {
+            e->has_pending = false;
+            e->crc = old;
+            (void)fsg_manifest_save(c, c->usr, &m);
+        }
+        goto out;
+    }
+    /* 4. The hash committed. Should this write fail, the new file is in
+     *    place with its hash pending, and the next boot commits it. */
+    if (record) {
+        e->crc = h;
+        e->has_pending = false;
+        err = fsg_manifest_save(c, c->usr, &m);
+    }
+    if (err == 0 && crc != NULL)
+        *crc = h;
+out:
+    fsg_manifest_free(c, &m);
+    put_free(p);
+    return err;
+}
