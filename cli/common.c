@@ -7,6 +7,7 @@
 #include "common.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,7 +116,10 @@ int parse_size(const char *s, uint64_t *out)
 
     if (*s < '0' || *s > '9')
         return -1;
+    errno = 0;
     v = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return -1;
     unsigned shift = 0;
     if (*end == 'K' || *end == 'k')
         shift = 10;

@@ -183,6 +183,19 @@ report:
         cJSON_AddStringToObject(o, "path", dir);
         if (source == FSG_SOURCE_BAK)
             cJSON_AddStringToObject(o, "backup_restore", feature_text(r.feature));
+        if (code == EXIT_OPERATIONAL) {
+            char why[256];
+            if (r.manifest_error == FSG_ERR_CORRUPT)
+                snprintf(why, sizeof why, "checksum.json: not a valid JSON array (broken at "
+                         "byte %llu)", (unsigned long long)r.manifest_offset);
+            else if (r.manifest_error != 0)
+                snprintf(why, sizeof why, "checksum.json: %s", fsg_strerror(r.manifest_error));
+            else
+                snprintf(why, sizeof why, "%s", fsg_strerror(err));
+            cJSON_AddStringToObject(o, "error", why);
+        } else {
+            cJSON_AddNullToObject(o, "error");
+        }
         cJSON_AddItemToObject(o, "files", ic.files);
         cJSON_AddItemToObject(o, "unlisted", ic.unlisted);
         cJSON_AddItemToObject(o, "invalid_entries", ic.entries);

@@ -62,6 +62,7 @@ struct pack_cli {
     const char *src, *out, *list_file;
     const char **include, **exclude;
     size_t ninclude, nexclude;
+    unsigned long *include_hits; /* files each --include matched */
     char **listed;          /* names from --list, "/usr/..." */
     unsigned char *seen;    /* listed[i] matched a file of SRC */
     size_t nlisted;
@@ -88,10 +89,15 @@ static int is_listed(struct pack_cli *pc, const char *name)
 static int protect(void *ctx, const char *name)
 {
     struct pack_cli *pc = ctx;
-    int chosen = pc->ninclude == 0 && pc->nlisted == 0;
+    /* A --list, even one naming nothing, narrows the set like --include. */
+    int chosen = pc->ninclude == 0 && pc->list_file == NULL;
 
-    for (size_t i = 0; i < pc->ninclude && !chosen; i++)
-        chosen = glob_match(pc->include[i], name);
+    for (size_t i = 0; i < pc->ninclude; i++) {
+        if (glob_match(pc->include[i], name)) {
+            pc->include_hits[i]++;
+            chosen = 1;
+        }
+    }
     /* Always look the name up, so that --list names can be checked. */
     if (is_listed(pc, name))
         chosen = 1;
@@ -345,6 +351,9 @@ static int parse_pack(int argc, char **argv, struct pack_cli *pc)
             return usage_error("pack", "unexpected argument", a);
         }
     }
+    pc->include_hits = calloc(pc->ninclude + 1, sizeof *pc->include_hits);
+    if (pc->include_hits == NULL)
+        return EXIT_OPERATIONAL;
     if (pc->src == NULL)
         return usage_error("pack", "which tree? give SRC, the files as they go under /usr", NULL);
     if (pc->out == NULL)
@@ -377,11 +386,25 @@ static int check_paths(struct pack_cli *pc, char *staging, size_t size, char *ol
         return EXIT_OPERATIONAL;
     }
     snprintf(rout, sizeof rout, "%s/%s", strcmp(rparent, "/") == 0 ? "" : rparent, base);
-    if (inside(rout, rsrc) || inside(rsrc, rout)) {
-        err_msg("pack: %s and %s overlap; OUT must be outside SRC", pc->src, pc->out);
+    if (strcmp(rout, rsrc) == 0) {
+        err_msg("pack: %s and %s are the same directory; OUT must be outside SRC", pc->src,
+                pc->out);
+        return EXIT_OPERATIONAL;
+    }
+    if (inside(rout, rsrc)) {
+        err_msg("pack: %s is inside %s; OUT must be outside SRC", pc->out, pc->src);
+        return EXIT_OPERATIONAL;
+    }
+    if (inside(rsrc, rout)) {
+        err_msg("pack: %s is inside %s; SRC must be outside OUT", pc->src, pc->out);
         return EXIT_OPERATIONAL;
     }
     if (lstat(pc->out, &st) == 0) {
+        if (S_ISLNK(st.st_mode)) {
+            err_msg("pack: %s is a symbolic link; give the real directory; nothing written",
+                    pc->out);
+            return EXIT_OPERATIONAL;
+        }
         if (!S_ISDIR(st.st_mode)) {
             err_msg("pack: %s exists and is not a directory; nothing written", pc->out);
             return EXIT_OPERATIONAL;
@@ -507,17 +530,18 @@ int cmd_pack(int argc, char **argv)
     memset(&r, 0, sizeof r);
     if (code != 0)
         return code < 0 ? EXIT_CLEAN : code;
-    if (pc.list_file != NULL && (code = read_list(&pc)) != 0)
-        return code;
-    if ((code = check_paths(&pc, staging, sizeof staging, old, sizeof old)) != 0)
-        return code;
     pc.files = cJSON_CreateArray();
     pc.refused = cJSON_CreateArray();
+    if (pc.list_file != NULL && (code = read_list(&pc)) != 0)
+        goto done;
+    if ((code = check_paths(&pc, staging, sizeof staging, old, sizeof old)) != 0)
+        goto done;
 
     /* Staging: a leftover of an interrupted pack is fsguard's own. */
+    code = EXIT_OPERATIONAL;
     if (rm_tree(staging) < 0 || mkdir(staging, 0755) < 0) {
         err_msg("pack: %s: %s", staging, strerror(errno));
-        return EXIT_OPERATIONAL;
+        goto done;
     }
     int err = fsg_posix_open(&src, pc.src, 1);
     snprintf(sub, sizeof sub, "%s/usr", staging);
@@ -529,7 +553,7 @@ int cmd_pack(int argc, char **argv)
     if (err < 0) {
         err_msg("pack: cannot set up %s: %s", staging, fsg_strerror(err));
         rm_tree(staging);
-        return EXIT_OPERATIONAL;
+        goto done;
     }
 
     memset(&opt, 0, sizeof opt);
@@ -576,6 +600,10 @@ int cmd_pack(int argc, char **argv)
     }
     if (code != EXIT_CLEAN)
         rm_tree(staging);
+    for (size_t i = 0; code == EXIT_CLEAN && i < pc.ninclude; i++)
+        if (pc.include_hits[i] == 0)
+            err_msg("pack: warning: --include '%s' matches no file", pc.include[i]);
+done:
     if (pc.json)
         print_pack_json(&pc, &r, code);
     else if (code == EXIT_CLEAN)

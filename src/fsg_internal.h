@@ -60,6 +60,7 @@ struct fsg_entry {
     bool valid;
     bool dropped;       /* superseded; not written back */
     bool has_pending;   /* an edit was under way: "fsg_pending" holds its hash */
+    unsigned char defect; /* refused entry: why (enum fsg_defect) */
     uint32_t pending;
 };
 

@@ -257,9 +257,9 @@ int fsg_manifest_parse(struct fsg_ctx *c, const char *text, size_t len, int sour
                 } else if (d != FSG_DEFECT_NONE) {
                     /* A refused entry goes back exactly as it came. */
                     e->raw = dup_span(c, p, (size_t)(skip_value(p, stop) - p));
+                    e->defect = (unsigned char)d;
                     if (e->raw == NULL)
                         err = FSG_ERR_NOMEM;
-                    report_defect(c, source, m->n - 1, e->name, d);
                 } else {
                     e->valid = true;
                 }
@@ -282,6 +282,11 @@ int fsg_manifest_parse(struct fsg_ctx *c, const char *text, size_t len, int sour
     p = skip_ws(p, end);
     if (p != end)
         goto corrupt;
+    /* Refused entries are reported only now: a file that turns out not to
+     * be JSON at all is one problem, not a list of bad entries. */
+    for (size_t i = 0; i < m->n; i++)
+        if (!m->v[i].valid)
+            report_defect(c, source, i, m->v[i].name, m->v[i].defect);
     return 0;
 
 corrupt:
