@@ -2,11 +2,12 @@
 #   make demo   install missing Debian packages, build, run the demo device
 #   make test   install missing Debian packages, build, run every test, then
 #               again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-deep  the power-loss sweeps with more seeds and fault kinds
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= 2
 
-.PHONY: all deps build test test-asan demo install clean
+.PHONY: all deps build test test-asan test-deep demo install clean
 
 all: build
 
@@ -26,6 +27,9 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+test-deep: build
+	FSG_CRASH_DEEP=1 ctest --test-dir $(BUILD) --output-on-failure -R '^crash' -j $(JOBS)
 
 demo: build
 	bash scripts/demo.sh $(BUILD)/fsguard

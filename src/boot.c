@@ -296,10 +296,6 @@ static int load_usr(struct boot *b)
     uint64_t off = 0;
     int err = fsg_manifest_load(c, c->usr, FSG_SOURCE_USR, &b->usr, &off);
 
-    /* Rebuilding loses the hashes of legitimate edits: a read error gets
-     * one more try before the table is given up. */
-    if (err == FSG_ERR_IO)
-        err = fsg_manifest_load(c, c->usr, FSG_SOURCE_USR, &b->usr, &off);
     if (err == FSG_ERR_NOMEM)
         return err;
     if (err < 0) {

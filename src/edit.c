@@ -184,9 +184,12 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
     /* 3. The new content in place (rename, directory sync). */
     err = fsg_atomic_publish(&p->a);
     if (err < 0) {
-        /* The old file stands: take the pending hash back (a boot would
-         * discard it anyway). */
-        if (record) {
+        /* If the rename itself failed, the old file stands: take the
+         * pending hash back (a boot would discard it anyway). If only the
+         * directory sync failed, the new file may be in place: the pending
+         * hash must stay, for the boot to accept either. */
+        bool renamed = p->a.tmp[0] == '\0';
+        if (record && !renamed) {
             e->has_pending = false;
             e->crc = old;
             (void)fsg_manifest_save(c, c->usr, &m);

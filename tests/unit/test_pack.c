@@ -1154,8 +1154,11 @@ static void test_pack_output_faults(void)
                     runs++;
                     int ok = 1;
                     if (n <= nops[target]) {
-                        /* Port errors pass through unchanged. */
-                        ok &= ret == errs[ei];
+                        /* Port errors pass through unchanged, but for a
+                         * one-off I/O error on a read, which the retry
+                         * absorbs (the read-back then succeeds). */
+                        ok &= ret == errs[ei] ||
+                              (ret == 0 && !persistent && errs[ei] == FSG_ERR_IO);
                         ok &= memport_faults_hit(t) >= 1;
                     } else {
                         ok &= ret == 0;
@@ -1242,10 +1245,14 @@ static void test_pack_source_faults(void)
             else
                 memport_fail_kind(p.src, MP_OP_READ, n, FSG_ERR_IO, 0);
             int ret = fsg_pack(&o, &rep);
-            int ok = ret < 0;
+            /* A one-off error while a file is hashed is absorbed by the
+             * retry (pack then succeeds); otherwise the pack fails. */
+            int ok = ret < 0 || (ret == 0 && rep.files > 0);
             /* A failed stat is a refusal (UNREADABLE); anything else
              * passes the port's error through. */
-            if (ret == FSG_ERR_INVAL) {
+            if (ret == 0) {
+                /* nothing more to check than below */
+            } else if (ret == FSG_ERR_INVAL) {
                 const struct rev *e = NULL;
                 for (size_t i = 0; i < r.n; i++)
                     if (r.v[i].kind == FSG_EVENT_REFUSED)
@@ -1256,7 +1263,7 @@ static void test_pack_source_faults(void)
                 ok &= ret == FSG_ERR_IO;
             }
             if (kind == 1) /* reads only: never a refusal */
-                ok &= ret == FSG_ERR_IO;
+                ok &= ret == FSG_ERR_IO || ret == 0;
             ok &= memport_mutating_calls(p.src) == 0;
             ok &= memport_open_handles(p.src) + memport_open_handles(p.usr) +
                       memport_open_handles(p.bak) == 0;

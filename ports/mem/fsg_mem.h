@@ -1,0 +1,101 @@
+/*
+ * fsg_mem.h -- an in-memory storage port that simulates power loss.
+ *
+ * A reference backend beside the library (as littlefs keeps its emulated
+ * block devices): tests run fsguard over it, cut the power at any storage
+ * operation, and look at what a real device would find after the reboot.
+ *
+ * Crash model. Storage holds what was made durable; everything else is
+ * volatile until made durable, and a crash keeps only part of it:
+ *  - File data: a write is volatile until the file is synced (port sync).
+ *    At a crash, a file keeps its durable data plus, of the writes made
+ *    since its last sync, a prefix chosen by the crash: none, some, or all,
+ *    the last one kept possibly torn (only its first bytes).
+ *  - Names: creating a file, renaming, removing and making a directory are
+ *    volatile until their directory is synced (port syncdir). A rename is
+ *    atomic: at a crash it has happened or not, never half. Of each
+ *    directory's volatile name operations, a crash keeps a prefix, in the
+ *    order they were made (as journaling file systems commit metadata);
+ *    directories are independent of each other.
+ *  - A file's data lives with the file, not the name: a rename keeps it,
+ *    and a name kept by the crash shows whatever data of that file the
+ *    crash kept (so a synced file renamed over a target, with the directory
+ *    not yet synced, may or may not appear, but if it appears, it is whole).
+ *  - Nothing else survives a crash that was not synced.
+ * Which prefixes a crash keeps is drawn from the seed given to
+ * fsg_mem_crash, so a failing case replays exactly.
+ *
+ * The test's own hands (fsg_mem_put, ...) act durably at once and are not
+ * counted as operations.
+ */
+#ifndef FSG_MEM_H
+#define FSG_MEM_H
+
+#include "fsguard.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct fsg_mem;
+
+/* A new, empty partition (its root directory exists); NULL if out of memory. */
+struct fsg_mem *fsg_mem_new(void);
+void fsg_mem_free(struct fsg_mem *m);
+/* The port over it; valid until fsg_mem_free. */
+const struct fsg_port *fsg_mem_port(struct fsg_mem *m);
+/* A deep copy (both durable and volatile state, counters reset). */
+struct fsg_mem *fsg_mem_clone(const struct fsg_mem *m);
+
+/* ---- the test's hands: durable at once, not counted ---- */
+/* Creates or replaces regular file path, creating missing parent
+ * directories. Returns 0 or an FSG_ERR_*. */
+int fsg_mem_put(struct fsg_mem *m, const char *path, const void *data, size_t len);
+/* Content of regular file path as it is now (volatile state included),
+ * NUL-terminated for convenience; NULL if path is not a regular file. */
+const char *fsg_mem_get(const struct fsg_mem *m, const char *path, size_t *len);
+/* enum fsg_type of the node at path now, or 0 if there is none. */
+int fsg_mem_type(const struct fsg_mem *m, const char *path);
+int fsg_mem_mkdir(struct fsg_mem *m, const char *path);           /* with parents */
+int fsg_mem_symlink(struct fsg_mem *m, const char *path, const char *target);
+int fsg_mem_remove(struct fsg_mem *m, const char *path);          /* a directory with its content */
+/* Calls fn for every node now below the root, parents before children, each
+ * directory's entries in byte order; path is relative ("a/b"). */
+void fsg_mem_each(const struct fsg_mem *m, void (*fn)(void *arg, const char *path, int type),
+                  void *arg);
+
+/* ---- operations, faults and power cuts ---- */
+/* Port calls made so far (every callback counts, close included). */
+unsigned long fsg_mem_ops(const struct fsg_mem *m);
+/* Calls that changed state (create, write, rename, remove, mkdir) and took
+ * effect so far. */
+unsigned long fsg_mem_mutations(const struct fsg_mem *m);
+void fsg_mem_reset_counters(struct fsg_mem *m);
+
+enum fsg_mem_fault {
+    FSG_MEM_POWER_CUT = 1,  /* the n-th call and every later one fail with
+                               FSG_ERR_IO and change nothing: the power is
+                               gone; follow with fsg_mem_crash */
+    FSG_MEM_FAIL_ONCE,      /* the n-th call fails with err, changing nothing */
+    FSG_MEM_FAIL_ALWAYS     /* the n-th and every later call fail with err */
+};
+/* Arms a fault at the n-th call from now (n >= 1). close always releases
+ * its handle, even when it fails. */
+void fsg_mem_fault(struct fsg_mem *m, unsigned long n, int kind, int err);
+/* Disarms it (the power is back). */
+void fsg_mem_fault_clear(struct fsg_mem *m);
+
+/* Power loss: open handles are dropped and the partition becomes what the
+ * crash model keeps, drawn from seed. Clears any fault. What survives is
+ * durable. */
+void fsg_mem_crash(struct fsg_mem *m, uint64_t seed);
+/* Makes everything durable, as after a clean shutdown (no crash choices). */
+void fsg_mem_sync_all(struct fsg_mem *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
