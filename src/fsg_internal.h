@@ -118,6 +118,11 @@ size_t fsg_dir_len(const char *path);
  * FSG_ERR_NOTREG for anything else than a regular file, port errors). */
 int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
                   uint32_t *crc);
+/* True for an error that says nothing about what a file is (an I/O error,
+ * a port's passing trouble): such a read gets one more try before the file
+ * counts as damaged. Missing, not regular, behind a link, malformed or too
+ * big are answers, not trouble. */
+bool fsg_err_transient(int err);
 /* The same, also giving the number of bytes hashed. */
 int fsg_hash_file_size(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
                        uint32_t *crc, uint64_t *size);

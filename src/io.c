@@ -126,9 +126,28 @@ int fsg_hash_file_size(struct fsg_ctx *c, const struct fsg_port *port, const cha
      * a good file, a legitimate edit among them, must not be overwritten
      * with the factory copy for one transient error. */
     int err = hash_once(c, port, path, crc, size);
-    if (err == FSG_ERR_IO)
+    if (fsg_err_transient(err))
         err = hash_once(c, port, path, crc, size);
     return err;
+}
+
+bool fsg_err_transient(int err)
+{
+    switch (err) {
+    case FSG_OK:
+    case FSG_ERR_NOENT:
+    case FSG_ERR_NOTREG:
+    case FSG_ERR_ISDIR:
+    case FSG_ERR_NOTDIR:
+    case FSG_ERR_LOOP:
+    case FSG_ERR_NAMETOOLONG:
+    case FSG_ERR_CORRUPT:
+    case FSG_ERR_FBIG:
+    case FSG_ERR_NOMEM:
+        return false;
+    default:
+        return true;
+    }
 }
 
 static int hash_once(struct fsg_ctx *c, const struct fsg_port *port, const char *path,

@@ -374,7 +374,7 @@ int fsg_manifest_load(struct fsg_ctx *c, const struct fsg_port *port, int source
     /* One more try after a read error, as for every file: a table given up
      * for one transient error loses the hashes of legitimate edits. */
     int err = slurp(c, port, FSG_MANIFEST_NAME, max, &text, &len);
-    if (err == FSG_ERR_IO)
+    if (fsg_err_transient(err))
         err = slurp(c, port, FSG_MANIFEST_NAME, max, &text, &len);
     if (err < 0)
         return err;
