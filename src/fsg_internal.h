@@ -23,6 +23,8 @@
 /* The key of an entry's pending hash: an edit under way (fsg_put). Readers
  * that do not know it, QuecPython's included, ignore it. */
 #define FSG_PENDING_KEY "fsg_pending"
+/* The update staging area at the root of the user partition (fota.c). */
+#define FSG_FOTA_DIR ".fsg-fota"
 
 /* Working context of one call: config, buffer, allocator. */
 struct fsg_ctx {
@@ -94,6 +96,9 @@ uint64_t fsg_manifest_size(struct fsg_ctx *c, const struct fsg_manifest *m);
 /* Writes m as checksum.json at the root of port, crash-safely. */
 int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_port *port,
                       const struct fsg_manifest *m);
+/* The same, at another path. */
+int fsg_manifest_save_as(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+                         const struct fsg_manifest *m);
 /* Reads backup_restore.json; returns enum fsg_feature, *err the error behind BAD_SWITCH. */
 int fsg_switch_read(struct fsg_ctx *c, int *err);
 

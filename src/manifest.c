@@ -592,11 +592,26 @@ uint64_t fsg_manifest_size(struct fsg_ctx *c, const struct fsg_manifest *m)
     return size;
 }
 
+int fsg_manifest_save_as(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+                         const struct fsg_manifest *m)
+{
+    struct fsg_atomic a;
+    int err = fsg_atomic_begin(&a, c, port, path);
+
+    if (err == 0)
+        err = render(c, m, &a, NULL);
+    if (err < 0) {
+        fsg_atomic_abort(&a);
+        return err;
+    }
+    return fsg_atomic_commit(&a);
+}
+
 int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_port *port,
                       const struct fsg_manifest *m)
 {
-    struct fsg_atomic a;
 #if defined(FSG_TEST_BREAK) && FSG_TEST_BREAK == 2
+    struct fsg_atomic a;
     /* Broken on purpose, for the crash sweep's own test: the original's
      * in-place rewrite (remove, create, write, sync; no rename). */
     int err = port->remove(port->ctx, FSG_MANIFEST_NAME);
@@ -615,15 +630,7 @@ int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_port *port,
     int cerr = port->close(port->ctx, a.file);
     return err < 0 ? err : cerr;
 #else
-    int err = fsg_atomic_begin(&a, c, port, FSG_MANIFEST_NAME);
-
-    if (err == 0)
-        err = render(c, m, &a, NULL);
-    if (err < 0) {
-        fsg_atomic_abort(&a);
-        return err;
-    }
-    return fsg_atomic_commit(&a);
+    return fsg_manifest_save_as(c, port, FSG_MANIFEST_NAME, m);
 #endif
 }
 

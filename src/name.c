@@ -51,6 +51,10 @@ int fsg_name_check(const char *name)
             return FSG_DEFECT_NAME_LONG;
         if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
             return FSG_DEFECT_NAME_DOTS;
+        /* The update staging area (fota.c) belongs to fsguard. */
+        if (seg == name + FSG_USR_PREFIX_LEN && n == strlen(FSG_FOTA_DIR) &&
+            memcmp(seg, FSG_FOTA_DIR, n) == 0)
+            return FSG_DEFECT_NAME_RESERVED;
         if (seg[n] == '\0') {
             /* The last component: the file's own name. */
             if (seg == name + FSG_USR_PREFIX_LEN && strcmp(seg, FSG_MANIFEST_NAME) == 0)
