@@ -49,6 +49,7 @@ enum fsg_error {
     FSG_ERR_IO          = -5,    /* input/output error */
     FSG_ERR_NOMEM       = -12,   /* out of memory */
     FSG_ERR_ACCES       = -13,   /* permission denied */
+    FSG_ERR_BUSY        = -16,   /* an update is committed but unfinished */
     FSG_ERR_EXIST       = -17,   /* file exists */
     FSG_ERR_NOTDIR      = -20,   /* a path component is not a directory */
     FSG_ERR_ISDIR       = -21,   /* is a directory */
@@ -252,7 +253,9 @@ enum fsg_event_kind {
     FSG_EVENT_PLANNED,         /* pack: the tree was read; size: bytes to copy */
     FSG_EVENT_PACKED,          /* pack: one file was copied */
     FSG_EVENT_REFUSED,         /* pack: an entry of the tree cannot be packed */
-    FSG_EVENT_UNLISTED         /* inspect: a file no checksum.json entry names */
+    FSG_EVENT_UNLISTED,        /* inspect: a file no checksum.json entry names */
+    FSG_EVENT_FOTA             /* an update put one file in place; protect:
+                                  enum fsg_fota_protect */
 };
 
 /* Why pack refused an entry of the project tree (enum fsg_refusal). */
@@ -367,6 +370,11 @@ struct fsg_report {
     unsigned long bad_entries;     /* entries refused, both manifests */
     unsigned long temps_removed;   /* leftover temporary files removed */
     unsigned long edits_finished;  /* interrupted edits committed or discarded */
+    int fota;                      /* an update found in the staging area
+                                      (enum fsg_fota_state): boot finished
+                                      it (COMMITTED), discarded it
+                                      (UNCOMMITTED) or abandoned it (DAMAGED) */
+    unsigned long fota_files;      /* files it finished or put back */
 };
 
 enum fsg_boot_flags {
@@ -449,6 +457,76 @@ int fsg_put_commit(struct fsg_put *put, uint32_t *crc);
 void fsg_put_abort(struct fsg_put *put);
 
 /* ------------------------------------------------------------------------ */
+/* Over-the-air updates: any number of files, all or nothing.               */
+
+/* What an update found in the staging area (/usr/.fsg-fota) amounts to. */
+enum fsg_fota_state {
+    FSG_FOTA_NONE = 0,
+    FSG_FOTA_UNCOMMITTED,      /* staged, never committed: to be discarded */
+    FSG_FOTA_COMMITTED,        /* committed, not finished: to be rolled forward */
+    FSG_FOTA_DAMAGED           /* its journal is damaged: to be abandoned, the
+                                  files put back as they were */
+};
+
+/* How an updated file stands after the update. */
+enum fsg_fota_protect {
+    FSG_FOTA_UNPROTECTED = 0,  /* a new file, installed unprotected (no
+                                  factory copy exists to restore it from) */
+    FSG_FOTA_PROTECTED,        /* it was protected: its new hash is recorded */
+    FSG_FOTA_NEWLY_PROTECTED   /* a new file the update asked to protect: its
+                                  hash is recorded (damage to it is found,
+                                  but with no factory copy, not repaired) */
+};
+
+struct fsg_fota_report {
+    unsigned long files;
+    unsigned long protected_files, newly_protected, unprotected;
+    int committed;             /* the commit point was passed */
+};
+
+/*
+ * An update of any number of files, all or nothing, for firmware that
+ * downloads the files itself:
+ *
+ *     struct fsg_fota *tx;
+ *     int err = fsg_fota_begin(&cfg, &tx);
+ *     for each file:                          // e.g. "/usr/app/main.py"
+ *         err = fsg_fota_add(tx, name, protect_if_new);
+ *         while (err == 0 && (n = download(buf, sizeof buf)) > 0)
+ *             err = fsg_fota_write(tx, buf, n);
+ *     if (err == 0)
+ *         err = fsg_fota_commit(tx, &report);  // frees tx
+ *     else
+ *         fsg_fota_abort(tx);                  // frees tx; nothing changed
+ *
+ * Files are staged in /usr/.fsg-fota/ (synced and verified); commit writes
+ * the journal naming every file and its new hash (the commit point), then
+ * moves the files into place, records the new hashes in checksum.json and
+ * removes the journal. A power cut before the commit point leaves every
+ * file as it was; after it, the next fsg_boot finishes the update. Files
+ * already protected get their new hash; new files are installed
+ * unprotected unless added with protect set. Space runs out, if it does,
+ * while staging, before the commit point: the update is then abandoned
+ * with FSG_ERR_NOSPC and nothing changed.
+ *
+ * begin fails with FSG_ERR_BUSY when a committed update is unfinished (boot
+ * finishes it). add fails with FSG_ERR_BADNAME for a name fsg_name_check
+ * refuses, FSG_ERR_EXIST for a name added twice. commit fails with
+ * FSG_ERR_ISDIR when a target is a directory. Errors stick: every later
+ * call returns the first.
+ */
+struct fsg_fota;
+int fsg_fota_begin(const struct fsg_config *cfg, struct fsg_fota **tx);
+int fsg_fota_add(struct fsg_fota *tx, const char *name, int protect);
+int fsg_fota_write(struct fsg_fota *tx, const void *data, size_t len);
+int fsg_fota_commit(struct fsg_fota *tx, struct fsg_fota_report *report);
+void fsg_fota_abort(struct fsg_fota *tx);
+
+/* What the staging area holds now (enum fsg_fota_state), and how many files
+ * a committed update names or a damaged one has set aside. Writes nothing. */
+int fsg_fota_status(const struct fsg_config *cfg, int *state, unsigned long *files);
+
+/* ------------------------------------------------------------------------ */
 /* Host side: building and inspecting partitions (not needed on a device).  */
 
 struct fsg_pack {
@@ -529,6 +607,18 @@ struct fsg_inspect_report {
  * (report->manifest_error) or the partition cannot be read.
  */
 int fsg_inspect(const struct fsg_config *cfg, int source, struct fsg_inspect_report *report);
+
+/*
+ * Applies an update laid out like /usr (the new or changed files) through
+ * the fsg_fota_* transaction. The tree is checked first: links, special
+ * files, names that cannot be stored and a checksum.json at its root are
+ * reported as FSG_EVENT_REFUSED and fail with FSG_ERR_INVAL, nothing
+ * changed. protect(ctx, name) says whether a new file is to be protected
+ * (NULL: none).
+ */
+int fsg_fota_apply(const struct fsg_config *cfg, const struct fsg_port *update,
+                   int (*protect)(void *ctx, const char *name), void *protect_ctx,
+                   struct fsg_fota_report *report);
 
 #ifdef __cplusplus
 }

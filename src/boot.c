@@ -316,6 +316,11 @@ static int boot_run(struct boot *b)
     struct fsg_report *r = b->r;
     int err;
 
+    /* An update under way is settled first, whatever the switch says: the
+     * files must be all old or all new before anything reads them. */
+    err = fsg_fota_recover(c, dry(b), &r->fota, &r->fota_files);
+    if (err < 0)
+        return err;
     r->feature = fsg_switch_read(c, &r->feature_error);
     if (r->feature != FSG_FEATURE_ENABLED)
         return 0;
@@ -410,7 +415,8 @@ int fsg_report_exit_code(const struct fsg_report *r)
 {
     if (r->failed > 0 || r->bad_entries > 0)
         return 4;
-    if (r->restored > 0 || r->manifest != FSG_MANIFEST_UNCHANGED || r->temps_removed > 0)
+    if (r->restored > 0 || r->manifest != FSG_MANIFEST_UNCHANGED || r->temps_removed > 0 ||
+        r->fota != FSG_FOTA_NONE)
         return 1;
     return 0;
 }

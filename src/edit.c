@@ -9,9 +9,7 @@
 
 #include <string.h>
 
-/* Loads the user manifest, indexed; a missing one starts as the backup's,
- * as QuecPython does (*seeded is then set: it must be written). */
-static int load_usr(struct fsg_ctx *c, struct fsg_manifest *m, bool *seeded)
+int fsg_load_usr(struct fsg_ctx *c, struct fsg_manifest *m, bool *seeded)
 {
     struct fsg_manifest bak;
     uint64_t off;
@@ -50,7 +48,7 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
         err = FSG_ERR_BADNAME;
         goto out;
     }
-    err = load_usr(&c, &m, &seeded);
+    err = fsg_load_usr(&c, &m, &seeded);
     if (err < 0)
         goto out;
     struct fsg_entry *e = fsg_manifest_find(&m, name);
@@ -106,7 +104,7 @@ int fsg_put_begin(const struct fsg_config *cfg, const char *name, struct fsg_put
         err = FSG_ERR_BADNAME;
     /* Refuse early what commit would refuse: an unprotected name. */
     if (err == 0)
-        err = load_usr(&c, &m, &seeded);
+        err = fsg_load_usr(&c, &m, &seeded);
     if (err == 0 && fsg_manifest_find(&m, name) == NULL)
         err = FSG_ERR_NOTPROTECTED;
     fsg_manifest_free(&c, &m);
@@ -161,7 +159,7 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
     if (err == 0)
         err = fsg_atomic_seal(&p->a);
     if (err == 0)
-        err = load_usr(c, &m, &seeded);
+        err = fsg_load_usr(c, &m, &seeded);
     struct fsg_entry *e = err == 0 ? fsg_manifest_find(&m, p->name) : NULL;
     if (err == 0 && e == NULL)
         err = FSG_ERR_NOTPROTECTED;

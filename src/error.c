@@ -11,6 +11,7 @@ const char *fsg_strerror(int err)
     case FSG_ERR_IO: return "input/output error";
     case FSG_ERR_NOMEM: return "out of memory";
     case FSG_ERR_ACCES: return "permission denied";
+    case FSG_ERR_BUSY: return "a committed update is unfinished (boot finishes it)";
     case FSG_ERR_EXIST: return "file exists";
     case FSG_ERR_NOTDIR: return "a path component is not a directory";
     case FSG_ERR_ISDIR: return "is a directory";

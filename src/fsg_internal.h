@@ -99,6 +99,15 @@ int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_port *port,
 /* The same, at another path. */
 int fsg_manifest_save_as(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
                          const struct fsg_manifest *m);
+/* Reads a whole small file into an allocated, NUL-terminated buffer. */
+int fsg_read_small(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+                   uint64_t max, char **out, size_t *len);
+/* Loads the user table, indexed; a missing one starts as the backup's
+ * (*seeded is then set: it must be written). (edit.c) */
+int fsg_load_usr(struct fsg_ctx *c, struct fsg_manifest *m, bool *seeded);
+/* Finishes, discards or abandons an update found in the staging area
+ * (fota.c); with dry, only tells which (enum fsg_fota_state). */
+int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *files);
 /* Reads backup_restore.json; returns enum fsg_feature, *err the error behind BAD_SWITCH. */
 int fsg_switch_read(struct fsg_ctx *c, int *err);
 
@@ -157,13 +166,14 @@ int fsg_atomic_seal(struct fsg_atomic *a);
 int fsg_atomic_publish(struct fsg_atomic *a);
 void fsg_atomic_abort(struct fsg_atomic *a);
 
-/* ---- host side (walk.c) ---- */
+/* ---- tree walk (walk.c) ---- */
 
-/* Calls fn(arg, path, type) for every entry below the root of port, each
+/* Calls fn(arg, path, type) for every entry below directory root of port
+ * ("" for the whole partition; paths are from the partition's root), each
  * directory's entries in byte order, without recursion and without
  * following links. Stops at fn's first non-zero return and returns it;
  * returns a listing error otherwise, or 0. */
-int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port,
+int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port, const char *root,
              int (*fn)(void *arg, const char *path, int type),
              int (*on_error)(void *arg, const char *dir, int err), void *arg);
 /* on_error, when not NULL, hears of a directory that cannot be listed and
@@ -184,6 +194,33 @@ int fsg_list_dir(struct fsg_ctx *c, const struct fsg_port *port, const char *dir
 void fsg_dirlist_free(struct fsg_ctx *c, struct fsg_dirlist *l);
 /* "dir/name" ("name" when dir is ""), allocated; NULL when out of memory. */
 char *fsg_path_join(struct fsg_ctx *c, const char *dir, const char *name);
+
+/* ---- trees to install (tree.c, host side) ---- */
+
+struct fsg_pfile {
+    char *name;         /* "/usr/" + path in the tree */
+    uint64_t size;
+    uint32_t crc;
+    bool protect;
+};
+
+struct fsg_plan {
+    struct fsg_ctx *c;
+    const struct fsg_port *src;     /* the tree; needs list */
+    bool reserve_switch;            /* refuse backup_restore.json at the root too */
+    struct fsg_pfile *files;        /* sorted by name */
+    size_t n, cap;
+    char **dirs;                    /* "path/" of each directory, sorted */
+    size_t nd, capd;
+    unsigned long refused;
+    int err;
+};
+
+/* Reads the tree, emitting FSG_EVENT_REFUSED for each entry that cannot be
+ * installed (links, special files, unstorable names, checksum.json at the
+ * root); FSG_ERR_INVAL if any was. */
+int fsg_tree_plan(struct fsg_plan *pl);
+void fsg_tree_free(struct fsg_plan *pl);
 
 /* Port call helpers: FSG_ERR_NOTSUP where the port lacks the callback. */
 int fsg_port_stat(const struct fsg_port *p, const char *path, struct fsg_stat *st);

@@ -141,7 +141,7 @@ int fsg_inspect(const struct fsg_config *cfg, int source, struct fsg_inspect_rep
             report->bad_entries++;
         }
     }
-    err = fsg_walk(&c, in.port, visit, NULL, &in);
+    err = fsg_walk(&c, in.port, "", visit, NULL, &in);
 out:
     fsg_manifest_free(&c, &in.m);
     fsg_ctx_fini(&c);

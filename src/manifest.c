@@ -298,9 +298,7 @@ fail:
     return err;
 }
 
-/* Reads a whole small file through port into an allocated, NUL-terminated
- * buffer. */
-static int slurp(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+int fsg_read_small(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
                  uint64_t max, char **out, size_t *len)
 {
     struct fsg_stat st;
@@ -373,9 +371,9 @@ int fsg_manifest_load(struct fsg_ctx *c, const struct fsg_port *port, int source
     memset(m, 0, sizeof *m);
     /* One more try after a read error, as for every file: a table given up
      * for one transient error loses the hashes of legitimate edits. */
-    int err = slurp(c, port, FSG_MANIFEST_NAME, max, &text, &len);
+    int err = fsg_read_small(c, port, FSG_MANIFEST_NAME, max, &text, &len);
     if (fsg_err_transient(err))
-        err = slurp(c, port, FSG_MANIFEST_NAME, max, &text, &len);
+        err = fsg_read_small(c, port, FSG_MANIFEST_NAME, max, &text, &len);
     if (err < 0)
         return err;
     err = fsg_manifest_parse(c, text, len, source, m, offset);
@@ -640,7 +638,7 @@ int fsg_switch_read(struct fsg_ctx *c, int *err)
     size_t len;
     int feature;
 
-    *err = slurp(c, c->bak, FSG_SWITCH_NAME, FSG_SWITCH_MAX, &text, &len);
+    *err = fsg_read_small(c, c->bak, FSG_SWITCH_NAME, FSG_SWITCH_MAX, &text, &len);
     if (*err == FSG_ERR_NOENT)
         return FSG_FEATURE_NO_SWITCH;
     if (*err < 0)

@@ -9,145 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct pfile {
-    char *name;         /* "/usr/" + path in the tree */
-    uint64_t size;
-    uint32_t crc;
-    bool protect;
-};
-
-struct plan {
-    struct fsg_ctx *c;
-    const struct fsg_pack *opt;
-    struct fsg_pack_report *r;
-    struct pfile *files;
-    size_t n, cap;
-    char **dirs;        /* "path/" of each directory */
-    size_t nd, capd;
-    int err;
-};
-
-static void refuse(struct plan *pl, const char *path, int refusal, int defect, int type,
-                   int error)
-{
-    struct fsg_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = FSG_EVENT_REFUSED;
-    ev.name = path;
-    ev.refusal = refusal;
-    ev.defect = defect;
-    ev.type = type;
-    ev.error = error;
-    pl->r->refused++;
-    fsg_emit(pl->c, &ev);
-}
-
-/* "/usr/" + path, allocated. */
-static char *usr_name(struct fsg_ctx *c, const char *path)
-{
-    size_t len = strlen(path);
-    char *n = fsg_alloc(c, FSG_USR_PREFIX_LEN + len + 1);
-    if (n != NULL) {
-        memcpy(n, FSG_USR_PREFIX, FSG_USR_PREFIX_LEN);
-        memcpy(n + FSG_USR_PREFIX_LEN, path, len + 1);
-    }
-    return n;
-}
-
-static int plan_entry(void *arg, const char *path, int type)
-{
-    struct plan *pl = arg;
-    struct fsg_ctx *c = pl->c;
-
-    if (type == FSG_TYPE_LINK || type == FSG_TYPE_OTHER) {
-        refuse(pl, path, type == FSG_TYPE_LINK ? FSG_REFUSAL_LINK : FSG_REFUSAL_SPECIAL,
-               FSG_DEFECT_NONE, type, 0);
-        return 0;
-    }
-    if (type == FSG_TYPE_REG &&
-        (strcmp(path, FSG_MANIFEST_NAME) == 0 || strcmp(path, FSG_SWITCH_NAME) == 0)) {
-        refuse(pl, path, FSG_REFUSAL_RESERVED, FSG_DEFECT_NONE, type, 0);
-        return 0;
-    }
-    char *name = usr_name(c, path);
-    if (name == NULL)
-        return pl->err = FSG_ERR_NOMEM;
-    int defect = fsg_name_check(name);
-    if (defect != FSG_DEFECT_NONE) {
-        refuse(pl, path, FSG_REFUSAL_NAME, defect, type, 0);
-        fsg_free(c, name);
-        return 0;
-    }
-    if (type == FSG_TYPE_DIR) {
-        if (pl->nd == pl->capd) {
-            size_t cap = pl->capd ? pl->capd * 2 : 16;
-            char **v = fsg_realloc(c, pl->dirs, cap * sizeof *v);
-            if (v == NULL) {
-                fsg_free(c, name);
-                return pl->err = FSG_ERR_NOMEM;
-            }
-            pl->dirs = v;
-            pl->capd = cap;
-        }
-        /* Kept as "path/": fsg_mkdirs creates the parents of a path. */
-        size_t len = strlen(path);
-        memmove(name, path, len);
-        name[len] = '/';
-        name[len + 1] = '\0';
-        pl->dirs[pl->nd++] = name;
-        pl->r->dirs++;
-        return 0;
-    }
-    struct fsg_stat st;
-    int err = pl->opt->src->stat(pl->opt->src->ctx, path, &st);
-    if (err < 0 || st.type != FSG_TYPE_REG) {
-        refuse(pl, path, err < 0 ? FSG_REFUSAL_UNREADABLE : FSG_REFUSAL_SPECIAL,
-               FSG_DEFECT_NONE, type, err);
-        fsg_free(c, name);
-        return 0;
-    }
-    if (pl->n == pl->cap) {
-        size_t cap = pl->cap ? pl->cap * 2 : 64;
-        struct pfile *v = fsg_realloc(c, pl->files, cap * sizeof *v);
-        if (v == NULL) {
-            fsg_free(c, name);
-            return pl->err = FSG_ERR_NOMEM;
-        }
-        pl->files = v;
-        pl->cap = cap;
-    }
-    struct pfile *f = &pl->files[pl->n++];
-    memset(f, 0, sizeof *f);
-    f->name = name;
-    f->size = st.size;
-    return 0;
-}
-
-/* A directory of the tree that cannot be listed: refused, the walk goes on
- * so that every problem is reported at once. */
-static int plan_error(void *arg, const char *dir, int err)
-{
-    refuse(arg, dir, FSG_REFUSAL_UNREADABLE, FSG_DEFECT_NONE, FSG_TYPE_DIR, err);
-    return 0;
-}
-
-static int cmp_pfile(const void *a, const void *b)
-{
-    return strcmp(((const struct pfile *)a)->name, ((const struct pfile *)b)->name);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Copies one file of the tree into the user partition and, if protected,
  * into the backup, reading it once; both copies are verified temporaries
  * until they are renamed into place. */
-static int copy_file(struct plan *pl, const struct pfile *f)
+static int copy_file(struct fsg_ctx *c, const struct fsg_pack *opt, const struct fsg_pfile *f)
 {
-    struct fsg_ctx *c = pl->c;
-    const struct fsg_pack *opt = pl->opt;
     const char *path = fsg_usr_path(f->name);
     char bpath[FSG_PATH_BUF];
     struct fsg_atomic ua, ba;
@@ -213,30 +79,24 @@ static int write_switch(struct fsg_ctx *c, const struct fsg_port *bak, int enabl
     return fsg_atomic_commit(&a);
 }
 
-static int pack_run(struct plan *pl, struct fsg_manifest *m)
+static int pack_run(struct fsg_plan *pl, const struct fsg_pack *opt, struct fsg_pack_report *r,
+                    struct fsg_manifest *m)
 {
     struct fsg_ctx *c = pl->c;
-    const struct fsg_pack *opt = pl->opt;
-    struct fsg_pack_report *r = pl->r;
     uint64_t copy = 0;
-    int err;
 
     /* 1. Read the tree; refuse what cannot be packed, before any write. */
-    err = fsg_walk(c, opt->src, plan_entry, plan_error, pl);
-    if (pl->err < 0)
-        return pl->err;
+    int err = fsg_tree_plan(pl);
+    r->refused = pl->refused;
+    r->dirs = (unsigned long)pl->nd;
     if (err < 0)
         return err;
-    if (r->refused > 0)
-        return FSG_ERR_INVAL;
-    fsg_sort(pl->files, pl->n, sizeof *pl->files, cmp_pfile);
-    fsg_sort(pl->dirs, pl->nd, sizeof *pl->dirs, cmp_str);
     r->files = (unsigned long)pl->n;
 
     /* 2. Hash, decide protection, and size both partitions exactly. */
     err = fsg_manifest_reserve(c, m, pl->n);
     for (size_t i = 0; i < pl->n && err == 0; i++) {
-        struct pfile *f = &pl->files[i];
+        struct fsg_pfile *f = &pl->files[i];
         /* Sizes are those of the bytes hashed (and then copied), not of an
          * earlier stat: a file that grew in between is sized as it is. */
         err = fsg_hash_file_size(c, opt->src, fsg_usr_path(f->name), &f->crc, &f->size);
@@ -272,8 +132,8 @@ static int pack_run(struct plan *pl, struct fsg_manifest *m)
     for (size_t i = 0; i < pl->nd && err == 0; i++)
         err = fsg_mkdirs(opt->usr, pl->dirs[i]);
     for (size_t i = 0; i < pl->n && err == 0; i++) {
-        const struct pfile *f = &pl->files[i];
-        err = copy_file(pl, f);
+        const struct fsg_pfile *f = &pl->files[i];
+        err = copy_file(c, opt, f);
         if (err == 0) {
             memset(&ev, 0, sizeof ev);
             ev.kind = FSG_EVENT_PACKED;
@@ -298,7 +158,7 @@ int fsg_pack(const struct fsg_pack *opt, struct fsg_pack_report *report)
     struct fsg_config cfg;
     struct fsg_ctx c;
     struct fsg_manifest m;
-    struct plan pl;
+    struct fsg_plan pl;
 
     memset(report, 0, sizeof *report);
     memset(&m, 0, sizeof m);
@@ -318,16 +178,11 @@ int fsg_pack(const struct fsg_pack *opt, struct fsg_pack_report *report)
     if (err < 0)
         return err;
     pl.c = &c;
-    pl.opt = opt;
-    pl.r = report;
-    err = pack_run(&pl, &m);
+    pl.src = opt->src;
+    pl.reserve_switch = true;
+    err = pack_run(&pl, opt, report, &m);
     fsg_manifest_free(&c, &m);
-    for (size_t i = 0; i < pl.n; i++)
-        fsg_free(&c, pl.files[i].name);
-    fsg_free(&c, pl.files);
-    for (size_t i = 0; i < pl.nd; i++)
-        fsg_free(&c, pl.dirs[i]);
-    fsg_free(&c, pl.dirs);
+    fsg_tree_free(&pl);
     fsg_ctx_fini(&c);
     return err;
 }

@@ -1,11 +1,11 @@
 /*
  * walk.c -- iterative traversal of a partition through its port's list
- * callback: the host-side tools (pack, inspect) see every entry of a tree
- * this way, with no recursion and no link ever followed.
+ * callback: pack, inspect and the update staging area see every entry of a
+ * tree this way, with no recursion and no link ever followed.
  */
 #include "fsg_internal.h"
 
-int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port,
+int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port, const char *root,
              int (*fn)(void *arg, const char *path, int type),
              int (*on_error)(void *arg, const char *dir, int err), void *arg)
 {
@@ -16,7 +16,7 @@ int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port,
 
     if (port->list == NULL)
         return FSG_ERR_NOTSUP;
-    dir = fsg_strdup(c, "");
+    dir = fsg_strdup(c, root);
     if (dir == NULL)
         return FSG_ERR_NOMEM;
     for (;;) {

@@ -1,0 +1,593 @@
+/*
+ * fota.c -- over-the-air updates of any number of files, all or nothing.
+ *
+ * Everything lives in the user partition, under .fsg-fota/, so that every
+ * step is a rename within one file system:
+ *   new/PATH              the update's files, staged (synced, verified)
+ *   checksum.json.old     the user table as it was
+ *   checksum.json.new     the user table as it will be
+ *   journal.json          the commit record: written atomically, it is the
+ *                         commit point
+ *   old/PATH              what each target held, set aside while rolling
+ *                         forward
+ * Rolling forward moves each target aside and its new file in, installs
+ * the new table, removes the journal (the end of the transaction) and then
+ * the leftovers. Every step is idempotent: a boot finding a valid journal
+ * rolls forward again; finding none, it discards the staging area; finding
+ * a damaged one, it abandons the update and puts the old files back.
+ */
+#include "fsg_internal.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+#define FOTA_NEW FSG_FOTA_DIR "/new/"
+#define FOTA_OLD FSG_FOTA_DIR "/old/"
+#define FOTA_JOURNAL FSG_FOTA_DIR "/journal.json"
+#define FOTA_TABLE_OLD FSG_FOTA_DIR "/checksum.json.old"
+#define FOTA_TABLE_NEW FSG_FOTA_DIR "/checksum.json.new"
+
+struct ffile {
+    char *name;         /* "/usr/..." */
+    uint32_t crc;
+    int protect;        /* enum fsg_fota_protect, as decided at commit */
+};
+
+struct fsg_fota {
+    struct fsg_ctx c;
+    struct fsg_atomic a;        /* the file being staged */
+    char staged[FSG_PATH_BUF];  /* its path, which a.path points at */
+    bool staging;
+    struct ffile *files;
+    size_t n, cap;
+    int err;                    /* first error: commit fails with it */
+};
+
+/* "PREFIX" + name without "/usr/" into out. */
+static int area_path(const char *prefix, const char *name, char *out, size_t size)
+{
+    size_t pl = strlen(prefix), nl = strlen(fsg_usr_path(name));
+    if (pl + nl + 1 > size)
+        return FSG_ERR_NAMETOOLONG;
+    memcpy(out, prefix, pl);
+    memcpy(out + pl, fsg_usr_path(name), nl + 1);
+    return 0;
+}
+
+static bool exists(const struct fsg_port *p, const char *path, int *type)
+{
+    struct fsg_stat st;
+    if (p->stat(p->ctx, path, &st) < 0)
+        return false;
+    if (type != NULL)
+        *type = st.type;
+    return true;
+}
+
+static void emit_fota(struct fsg_ctx *c, const char *name, uint32_t crc, int protect)
+{
+    struct fsg_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = FSG_EVENT_FOTA;
+    ev.name = name;
+    ev.recorded = crc;
+    ev.protect = protect;
+    fsg_emit(c, &ev);
+}
+
+/* ---- the journal ---- */
+
+/* The journal's "files" array as text; its CRC is the journal's check. */
+static char *files_json(const struct ffile *f, size_t n)
+{
+    char h[FSG_HASH_STRLEN];
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        if (e == NULL || !cJSON_AddItemToArray(arr, e) ||
+            cJSON_AddStringToObject(e, "name", f[i].name) == NULL ||
+            cJSON_AddStringToObject(e, "crc32", fsg_hash_format(f[i].crc, h)) == NULL ||
+            cJSON_AddNumberToObject(e, "protect", f[i].protect) == NULL) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    char *s = arr != NULL ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    return s;
+}
+
+static int write_journal(struct fsg_ctx *c, const struct ffile *f, size_t n)
+{
+    char h[FSG_HASH_STRLEN];
+    char *files = files_json(f, n);
+    if (files == NULL)
+        return FSG_ERR_NOMEM;
+    struct fsg_atomic a;
+    int err = fsg_atomic_begin(&a, c, c->usr, FOTA_JOURNAL);
+    static const char head[] = "{\"fsg_fota\":1,\"check\":\"";
+    fsg_hash_format(fsg_crc32(FSG_CRC_INIT, files, strlen(files)), h);
+    if (err == 0)
+        err = fsg_atomic_write(&a, head, strlen(head));
+    if (err == 0)
+        err = fsg_atomic_write(&a, h, strlen(h));
+    if (err == 0)
+        err = fsg_atomic_write(&a, "\",\"files\":", 10);
+    if (err == 0)
+        err = fsg_atomic_write(&a, files, strlen(files));
+    if (err == 0)
+        err = fsg_atomic_write(&a, "}\n", 2);
+    cJSON_free(files);
+    if (err < 0) {
+        fsg_atomic_abort(&a);
+        return err;
+    }
+    return fsg_atomic_commit(&a);
+}
+
+static void free_files(struct fsg_ctx *c, struct ffile *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fsg_free(c, f[i].name);
+    fsg_free(c, f);
+}
+
+/* Reads the journal. FSG_ERR_NOENT: there is none; FSG_ERR_CORRUPT: it is
+ * damaged (not JSON, wrong check, bad names or hashes). */
+static int read_journal(struct fsg_ctx *c, struct ffile **out, size_t *count)
+{
+    char *text = NULL;
+    size_t len = 0;
+    cJSON *root = NULL;
+    struct ffile *f = NULL;
+    size_t n = 0;
+
+    *out = NULL;
+    *count = 0;
+    int err = fsg_read_small(c, c->usr, FOTA_JOURNAL, c->cfg->manifest_max != 0
+                                                         ? c->cfg->manifest_max
+                                                         : FSG_DEFAULT_MANIFEST_MAX,
+                             &text, &len);
+    if (err == FSG_ERR_NOENT)
+        return err;
+    if (err < 0)
+        return fsg_err_transient(err) ? err : FSG_ERR_CORRUPT;
+    root = cJSON_ParseWithLength(text, len);
+    cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
+    const char *check = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "check"));
+    uint32_t want;
+    err = FSG_ERR_CORRUPT;
+    if (!cJSON_IsArray(files) || check == NULL || fsg_hash_parse(check, &want) < 0)
+        goto out;
+    size_t total = (size_t)cJSON_GetArraySize(files);
+    f = fsg_alloc(c, (total != 0 ? total : 1) * sizeof *f);
+    if (f == NULL) {
+        err = FSG_ERR_NOMEM;
+        goto out;
+    }
+    cJSON *e;
+    cJSON_ArrayForEach(e, files)
+    {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "name"));
+        const char *crc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "crc32"));
+        cJSON *prot = cJSON_GetObjectItemCaseSensitive(e, "protect");
+        if (name == NULL || crc == NULL || !cJSON_IsNumber(prot) ||
+            fsg_name_check(name) != FSG_DEFECT_NONE)
+            goto out;
+        f[n].protect = prot->valueint;
+        if (fsg_hash_parse(crc, &f[n].crc) < 0 || f[n].protect < FSG_FOTA_UNPROTECTED ||
+            f[n].protect > FSG_FOTA_NEWLY_PROTECTED)
+            goto out;
+        f[n].name = fsg_strdup(c, name);
+        if (f[n].name == NULL) {
+            err = FSG_ERR_NOMEM;
+            goto out;
+        }
+        n++;
+    }
+    /* The check covers the files exactly as they will be acted on. */
+    char *again = files_json(f, n);
+    if (again == NULL) {
+        err = FSG_ERR_NOMEM;
+        goto out;
+    }
+    err = fsg_crc32(FSG_CRC_INIT, again, strlen(again)) == want ? 0 : FSG_ERR_CORRUPT;
+    cJSON_free(again);
+out:
+    cJSON_Delete(root);
+    fsg_free(c, text);
+    if (err < 0) {
+        free_files(c, f, n);
+        return err;
+    }
+    *out = f;
+    *count = n;
+    return 0;
+}
+
+/* ---- clearing the staging area ---- */
+
+struct sweep {
+    struct fsg_ctx *c;
+    const char *prefix;      /* only below this (FOTA_OLD: move back) */
+    bool restore;            /* move old/PATH back to PATH */
+    unsigned long moved;
+    int err;
+};
+
+static int sweep_entry(void *arg, const char *path, int type)
+{
+    struct sweep *s = arg;
+    const struct fsg_port *p = s->c->usr;
+    const char *full = path;
+
+    if (type == FSG_TYPE_DIR)
+        return 0;
+    if (s->restore) {
+        size_t ol = strlen(FOTA_OLD);
+        if (strncmp(full, FOTA_OLD, ol) != 0 || type != FSG_TYPE_REG)
+            return 0;
+        const char *target = full + ol;
+        int err = fsg_mkdirs(p, target);
+        if (err == 0)
+            err = p->rename(p->ctx, full, target);
+        if (err == 0 && p->syncdir != NULL) {
+            char dir[FSG_PATH_BUF];
+            size_t dl = fsg_dir_len(target);
+            memcpy(dir, target, dl);
+            dir[dl] = '\0';
+            err = p->syncdir(p->ctx, dir);
+        }
+        if (err < 0 && s->err == 0)
+            s->err = err;
+        if (err == 0)
+            s->moved++;
+        return 0;
+    }
+    int err = p->remove(p->ctx, full);
+    if (err < 0 && err != FSG_ERR_NOENT && s->err == 0)
+        s->err = err;
+    return 0;
+}
+
+/* Removes every file of the staging area (or, with restore, moves old/
+ * files back first); its directories stay, empty. */
+static int clear_area(struct fsg_ctx *c, bool restore, unsigned long *moved)
+{
+    int type;
+
+    if (!exists(c->usr, FSG_FOTA_DIR, &type) || type != FSG_TYPE_DIR)
+        return 0;
+    if (c->usr->list == NULL || c->usr->remove == NULL)
+        return FSG_ERR_NOTSUP;
+    struct sweep s = {c, FOTA_OLD, restore, 0, 0};
+    int err = 0;
+    if (restore)
+        err = fsg_walk(c, c->usr, FSG_FOTA_DIR, sweep_entry, NULL, &s);
+    if (err == 0 && s.err == 0) {
+        s.restore = false;
+        err = fsg_walk(c, c->usr, FSG_FOTA_DIR, sweep_entry, NULL, &s);
+    }
+    if (moved != NULL)
+        *moved = s.moved;
+    if (err == 0 && c->usr->syncdir != NULL)
+        err = c->usr->syncdir(c->usr->ctx, FSG_FOTA_DIR);
+    return err < 0 ? err : s.err;
+}
+
+/* ---- rolling forward ---- */
+
+static int sync_parent(const struct fsg_port *p, const char *path)
+{
+    char dir[FSG_PATH_BUF];
+    size_t dl = fsg_dir_len(path);
+    if (p->syncdir == NULL)
+        return 0;
+    memcpy(dir, path, dl);
+    dir[dl] = '\0';
+    return p->syncdir(p->ctx, dir);
+}
+
+/* Puts one staged file in place, setting the target aside first. */
+static int place(struct fsg_ctx *c, const struct ffile *f)
+{
+    const struct fsg_port *p = c->usr;
+    char staged[FSG_PATH_BUF], old[FSG_PATH_BUF];
+    const char *target = fsg_usr_path(f->name);
+    int type;
+
+    int err = area_path(FOTA_NEW, f->name, staged, sizeof staged);
+    if (err == 0)
+        err = area_path(FOTA_OLD, f->name, old, sizeof old);
+    if (err < 0 || !exists(p, staged, NULL))
+        return err; /* placed by an earlier run */
+    if (exists(p, target, &type) && !exists(p, old, NULL)) {
+        if (type == FSG_TYPE_DIR)
+            return FSG_ERR_ISDIR;
+        err = fsg_mkdirs(p, old);
+        if (err == 0)
+            err = p->rename(p->ctx, target, old);
+        if (err == 0)
+            err = sync_parent(p, old);
+        if (err < 0)
+            return err;
+    }
+    err = fsg_mkdirs(p, target);
+    if (err == 0)
+        err = p->rename(p->ctx, staged, target);
+    if (err == 0)
+        err = sync_parent(p, target);
+    if (err == 0)
+        err = sync_parent(p, staged);
+    return err;
+}
+
+static int roll_forward(struct fsg_ctx *c, const struct ffile *f, size_t n)
+{
+    const struct fsg_port *p = c->usr;
+    int err = 0;
+
+    for (size_t i = 0; i < n && err == 0; i++)
+        err = place(c, &f[i]);
+    if (err == 0 && exists(p, FOTA_TABLE_NEW, NULL)) {
+        err = p->rename(p->ctx, FOTA_TABLE_NEW, FSG_MANIFEST_NAME);
+        if (err == 0)
+            err = sync_parent(p, FSG_MANIFEST_NAME);
+    }
+    /* The end of the transaction; what is left is only to be cleared. */
+    if (err == 0)
+        err = p->remove(p->ctx, FOTA_JOURNAL);
+    if (err == 0)
+        err = sync_parent(p, FOTA_JOURNAL);
+    if (err == 0)
+        err = clear_area(c, false, NULL);
+    for (size_t i = 0; i < n && err == 0; i++)
+        emit_fota(c, f[i].name, f[i].crc, f[i].protect);
+    return err;
+}
+
+/* True if the staging area holds any file at all. */
+static int any_file(void *arg, const char *path, int type)
+{
+    (void)path;
+    if (type != FSG_TYPE_DIR)
+        *(bool *)arg = true;
+    return type != FSG_TYPE_DIR;
+}
+
+int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *files)
+{
+    struct ffile *f;
+    size_t n;
+    int type;
+
+    *state = FSG_FOTA_NONE;
+    *files = 0;
+    if (!exists(c->usr, FSG_FOTA_DIR, &type) || type != FSG_TYPE_DIR)
+        return 0;
+    int err = read_journal(c, &f, &n);
+    if (err == FSG_ERR_NOENT) {
+        /* Never committed (or already finished): nothing to put back. */
+        bool some = false;
+        if (c->usr->list != NULL)
+            (void)fsg_walk(c, c->usr, FSG_FOTA_DIR, any_file, NULL, &some);
+        if (!some)
+            return 0;
+        *state = FSG_FOTA_UNCOMMITTED;
+        return dry ? 0 : clear_area(c, false, NULL);
+    }
+    if (err == FSG_ERR_CORRUPT) {
+        *state = FSG_FOTA_DAMAGED;
+        if (dry)
+            return 0;
+        /* A journal fsguard wrote atomically is damaged: storage failed
+         * under it. Trust nothing in it; put back what was set aside. */
+        unsigned long moved = 0;
+        err = clear_area(c, true, &moved);
+        if (err == 0 && exists(c->usr, FOTA_TABLE_OLD, NULL)) {
+            err = c->usr->rename(c->usr->ctx, FOTA_TABLE_OLD, FSG_MANIFEST_NAME);
+            if (err == 0)
+                err = sync_parent(c->usr, FSG_MANIFEST_NAME);
+        }
+        if (err == 0)
+            err = clear_area(c, false, NULL);
+        if (err == 0) {
+            err = c->usr->remove(c->usr->ctx, FOTA_JOURNAL);
+            err = err == FSG_ERR_NOENT ? 0 : err;
+        }
+        *files = moved;
+        return err;
+    }
+    if (err < 0)
+        return err;
+    *state = FSG_FOTA_COMMITTED;
+    *files = (unsigned long)n;
+    err = dry ? 0 : roll_forward(c, f, n);
+    free_files(c, f, n);
+    return err;
+}
+
+/* ---- the transaction ---- */
+
+int fsg_fota_begin(const struct fsg_config *cfg, struct fsg_fota **out)
+{
+    struct fsg_ctx c;
+    int err = fsg_ctx_init(&c, cfg);
+
+    *out = NULL;
+    if (err < 0)
+        return err;
+    if (exists(c.usr, FOTA_JOURNAL, NULL)) {
+        fsg_ctx_fini(&c);
+        return FSG_ERR_BUSY; /* committed, unfinished: the next boot finishes it */
+    }
+    /* A staging area without a journal was never committed. */
+    err = clear_area(&c, false, NULL);
+    struct fsg_fota *tx = err == 0 ? fsg_alloc(&c, sizeof *tx) : NULL;
+    if (err == 0 && tx == NULL)
+        err = FSG_ERR_NOMEM;
+    if (err < 0) {
+        fsg_ctx_fini(&c);
+        return err;
+    }
+    memset(tx, 0, sizeof *tx);
+    tx->c = c;
+    *out = tx;
+    return 0;
+}
+
+/* Seals the file being staged. */
+static int end_file(struct fsg_fota *tx)
+{
+    if (!tx->staging)
+        return tx->err;
+    tx->staging = false;
+    if (tx->err < 0) {
+        fsg_atomic_abort(&tx->a);
+        return tx->err;
+    }
+    tx->files[tx->n - 1].crc = tx->a.crc;
+    tx->err = fsg_atomic_commit(&tx->a);
+    return tx->err;
+}
+
+int fsg_fota_add(struct fsg_fota *tx, const char *name, int protect)
+{
+    if (end_file(tx) < 0)
+        return tx->err;
+    if (fsg_name_check(name) != FSG_DEFECT_NONE)
+        return tx->err = FSG_ERR_BADNAME;
+    for (size_t i = 0; i < tx->n; i++)
+        if (strcmp(tx->files[i].name, name) == 0)
+            return tx->err = FSG_ERR_EXIST;
+    if (tx->n == tx->cap) {
+        size_t cap = tx->cap ? tx->cap * 2 : 16;
+        struct ffile *v = fsg_realloc(&tx->c, tx->files, cap * sizeof *v);
+        if (v == NULL)
+            return tx->err = FSG_ERR_NOMEM;
+        tx->files = v;
+        tx->cap = cap;
+    }
+    struct ffile *f = &tx->files[tx->n];
+    f->name = fsg_strdup(&tx->c, name);
+    if (f->name == NULL)
+        return tx->err = FSG_ERR_NOMEM;
+    f->protect = protect ? FSG_FOTA_NEWLY_PROTECTED : FSG_FOTA_UNPROTECTED;
+    tx->n++;
+    int err = area_path(FOTA_NEW, name, tx->staged, sizeof tx->staged);
+    if (err == 0)
+        err = fsg_mkdirs(tx->c.usr, tx->staged);
+    if (err == 0)
+        err = fsg_atomic_begin(&tx->a, &tx->c, tx->c.usr, tx->staged);
+    if (err < 0) {
+        fsg_atomic_abort(&tx->a);
+        return tx->err = err;
+    }
+    tx->staging = true;
+    return 0;
+}
+
+int fsg_fota_write(struct fsg_fota *tx, const void *data, size_t len)
+{
+    if (tx->err == 0 && !tx->staging)
+        tx->err = FSG_ERR_INVAL;
+    if (tx->err == 0 && len > 0)
+        tx->err = fsg_atomic_write(&tx->a, data, len);
+    return tx->err;
+}
+
+static void tx_free(struct fsg_fota *tx)
+{
+    struct fsg_ctx c = tx->c;
+    free_files(&c, tx->files, tx->n);
+    fsg_free(&c, tx);
+    fsg_ctx_fini(&c);
+}
+
+void fsg_fota_abort(struct fsg_fota *tx)
+{
+    if (tx == NULL)
+        return;
+    if (tx->staging)
+        fsg_atomic_abort(&tx->a);
+    (void)clear_area(&tx->c, false, NULL);
+    tx_free(tx);
+}
+
+int fsg_fota_commit(struct fsg_fota *tx, struct fsg_fota_report *r)
+{
+    struct fsg_ctx *c = &tx->c;
+    struct fsg_manifest m;
+    memset(&m, 0, sizeof m);
+    memset(r, 0, sizeof *r);
+
+    int err = end_file(tx);
+    if (err == 0 && tx->n == 0) {
+        tx_free(tx);
+        return 0;
+    }
+    /* Every target must be a place a file can go. */
+    for (size_t i = 0; i < tx->n && err == 0; i++) {
+        int type;
+        if (exists(c->usr, fsg_usr_path(tx->files[i].name), &type) && type == FSG_TYPE_DIR)
+            err = FSG_ERR_ISDIR;
+    }
+    /* The tables: as they are, and as they will be. */
+    bool seeded;
+    if (err == 0)
+        err = fsg_load_usr(c, &m, &seeded);
+    if (err == 0)
+        err = fsg_manifest_save_as(c, c->usr, FOTA_TABLE_OLD, &m);
+    for (size_t i = 0; i < tx->n && err == 0; i++) {
+        struct ffile *f = &tx->files[i];
+        struct fsg_entry *e = fsg_manifest_find(&m, f->name);
+        if (e != NULL) {
+            /* A protected file stays protected, with its new hash. */
+            e->crc = f->crc;
+            e->has_pending = false;
+            f->protect = FSG_FOTA_PROTECTED;
+            r->protected_files++;
+        } else if (f->protect == FSG_FOTA_NEWLY_PROTECTED) {
+            r->newly_protected++;
+        } else {
+            r->unprotected++;
+        }
+    }
+    /* Appended only now: appending may move the entries the index holds. */
+    for (size_t i = 0; i < tx->n && err == 0; i++) {
+        struct ffile *f = &tx->files[i];
+        if (f->protect == FSG_FOTA_NEWLY_PROTECTED) {
+            struct fsg_entry ne = {.name = f->name, .crc = f->crc, .valid = true};
+            err = fsg_manifest_append(c, &m, &ne);
+        }
+    }
+    if (err == 0)
+        err = fsg_manifest_save_as(c, c->usr, FOTA_TABLE_NEW, &m);
+    /* The commit point. */
+    if (err == 0)
+        err = write_journal(c, tx->files, tx->n);
+    if (err < 0) {
+        fsg_manifest_free(c, &m);
+        fsg_fota_abort(tx);
+        return err;
+    }
+    r->files = (unsigned long)tx->n;
+    r->committed = 1;
+    err = roll_forward(c, tx->files, tx->n);
+    fsg_manifest_free(c, &m);
+    tx_free(tx);
+    return err;
+}
+
+int fsg_fota_status(const struct fsg_config *cfg, int *state, unsigned long *files)
+{
+    struct fsg_ctx c;
+    int err = fsg_ctx_open(&c, cfg, FSG_NEED_USR);
+    *state = FSG_FOTA_NONE;
+    *files = 0;
+    if (err < 0)
+        return err;
+    err = fsg_fota_recover(&c, true, state, files);
+    fsg_ctx_fini(&c);
+    return err;
+}
