@@ -48,6 +48,7 @@ const char *feature_text(int feature);
 
 int cmd_pack(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_fota(int argc, char **argv);
 extern const char usage_pack[];
 extern const char usage_inspect[];
 

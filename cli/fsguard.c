@@ -27,6 +27,7 @@ static const char usage_main[] =
     "  verify   the same check, writing nothing; reports what boot would do\n"
     "  calc     record the hash of a legitimately edited protected file\n"
     "  put      replace a protected file crash-safely, recording its hash\n"
+    "  fota     apply an over-the-air update, all or nothing; show its state\n"
     "  pack     build the factory partitions from a project tree\n"
     "  inspect  check built partitions offline\n"
     "\n"
@@ -302,6 +303,17 @@ static void print_summary(const struct printer *pr, const struct fsg_report *r, 
     const struct opts *o = pr->o;
     char why[256];
 
+    if (r->fota != FSG_FOTA_NONE) {
+        const char *verb = pr->dry ? "would be " : "";
+        if (r->fota == FSG_FOTA_COMMITTED)
+            printf("update: a committed update of %lu files %sfinished\n", r->fota_files, verb);
+        else if (r->fota == FSG_FOTA_UNCOMMITTED)
+            printf("update: an uncommitted update %sdiscarded; every file stays as it was\n",
+                   verb);
+        else
+            printf("update: its journal is damaged; the update %sabandoned, %lu files put "
+                   "back as they were\n", verb, r->fota_files);
+    }
     if (r->feature != FSG_FEATURE_ENABLED) {
         printf("fsguard %s: backup/restore is off: ", o->cmd);
         put_safe(stdout, o->bak);
@@ -346,6 +358,10 @@ static void print_json_tail(struct printer *pr, const struct fsg_report *r, int 
     cJSON *t = cJSON_CreateObject();
 
     cJSON_AddStringToObject(t, "feature", feature_text(r->feature));
+    cJSON_AddStringToObject(t, "fota", r->fota == FSG_FOTA_COMMITTED     ? "finished"
+                                       : r->fota == FSG_FOTA_UNCOMMITTED ? "discarded"
+                                       : r->fota == FSG_FOTA_DAMAGED     ? "abandoned"
+                                                                         : "none");
     cJSON *m = cJSON_AddObjectToObject(t, "checksum_json");
     cJSON_AddStringToObject(m, "action", manifest_text(r->manifest));
     cJSON_AddBoolToObject(m, "written", r->manifest_written);
@@ -642,6 +658,8 @@ int main(int argc, char **argv)
         return cmd_pack(argc, argv);
     if (strcmp(cmd, "inspect") == 0)
         return cmd_inspect(argc, argv);
+    if (strcmp(cmd, "fota") == 0)
+        return cmd_fota(argc, argv);
     if (strcmp(cmd, "boot") != 0 && strcmp(cmd, "verify") != 0 && strcmp(cmd, "calc") != 0 &&
         strcmp(cmd, "put") != 0)
         return usage_error(NULL, "unknown command", cmd);

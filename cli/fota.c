@@ -1,0 +1,310 @@
+/*
+ * fota.c -- `fsguard fota apply` and `fsguard fota status`: over-the-air
+ * updates of the user partition, all or nothing, through the library's
+ * transaction (fsg_fota_apply, fsg_fota_status).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "common.h"
+#include "fsguard_posix.h"
+#include "glob.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char usage_fota[] =
+    "Usage: fsguard fota apply (--root DIR | --usr DIR --bak DIR) UPDATE_DIR\n"
+    "                          [--protect GLOB]... [--json]\n"
+    "       fsguard fota status (--root DIR | --usr DIR --bak DIR) [--json]\n"
+    "\n"
+    "apply installs the files of UPDATE_DIR (laid out like /usr: the new or\n"
+    "changed files) all or nothing. They are staged in /usr/.fsg-fota (synced\n"
+    "and verified); a journal naming every file and its new hash is written\n"
+    "atomically (the commit point); then the files are moved into place, their\n"
+    "hashes recorded in checksum.json, and the journal removed. A power cut\n"
+    "before the commit point leaves every file as it was; after it, the next\n"
+    "`fsguard boot` finishes the update. Files already protected get their new\n"
+    "hash; new files are installed unprotected (there is no factory copy to\n"
+    "restore them from) unless --protect GLOB names them (their damage is then\n"
+    "found, but not repaired). The report says which is which.\n"
+    "\n"
+    "Refused with nothing changed: links or special files in UPDATE_DIR, names\n"
+    "that cannot be stored, a checksum.json at its root, a target that is a\n"
+    "directory, an update that does not fit (space runs out while staging,\n"
+    "before the commit point), and an earlier update still unfinished.\n"
+    "\n"
+    "status shows what the staging area holds: nothing, an uncommitted update\n"
+    "(boot discards it), a committed one (boot finishes it) or one whose\n"
+    "journal is damaged (boot abandons it, putting the old files back).\n"
+    "\n";
+
+static const char usage_fota_tail[] =
+    "\nOptions:\n"
+    "  --protect GLOB  protect the update's new files matching GLOB (as pack's\n"
+    "                  --include: relative to /usr/ unless it starts with '/')\n"
+    "  --json          print one JSON report on stdout\n"
+    "  --help          this text\n"
+    "\nExit codes: apply: 0 applied, 8 refused or failed (nothing changed, or,\n"
+    "after the commit point, the next boot finishes it), 16 usage error.\n"
+    "status: 0 nothing pending, 1 an update is pending, 8 error, 16 usage.\n";
+
+struct fota_cli {
+    const char *sub, *usr, *bak, *update;
+    const char **protect;
+    size_t nprotect;
+    int json;
+    char ubuf[4096], bbuf[4096];
+    cJSON *files, *refused;
+};
+
+static int protect_new(void *ctx, const char *name)
+{
+    const struct fota_cli *fc = ctx;
+    for (size_t i = 0; i < fc->nprotect; i++)
+        if (glob_match(fc->protect[i], name))
+            return 1;
+    return 0;
+}
+
+static const char *protect_text(int p)
+{
+    return p == FSG_FOTA_PROTECTED ? "protected (new hash recorded)"
+           : p == FSG_FOTA_NEWLY_PROTECTED ? "newly protected (no factory copy)"
+                                           : "unprotected (new file)";
+}
+
+static void on_fota_event(void *ctx, const struct fsg_event *ev)
+{
+    struct fota_cli *fc = ctx;
+    char h[FSG_HASH_STRLEN];
+
+    if (ev->kind == FSG_EVENT_REFUSED) {
+        fprintf(stderr, "fsguard: fota: ");
+        put_escaped(stderr, fc->update, 0);
+        fputc('/', stderr);
+        put_escaped(stderr, ev->name, 1);
+        fprintf(stderr, ": %s\n",
+                ev->refusal == FSG_REFUSAL_LINK      ? "a symbolic link"
+                : ev->refusal == FSG_REFUSAL_SPECIAL ? "a device, socket, FIFO or other special file"
+                : ev->refusal == FSG_REFUSAL_RESERVED
+                    ? "reserved: checksum.json is fsguard's"
+                : ev->refusal == FSG_REFUSAL_UNREADABLE ? "cannot be read"
+                                                        : fsg_defect_str(ev->defect));
+        if (fc->json) {
+            char *n = escaped(ev->name, 1);
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddStringToObject(r, "path", n);
+            cJSON_AddItemToArray(fc->refused, r);
+            free(n);
+        }
+    } else if (ev->kind == FSG_EVENT_FOTA) {
+        if (fc->json) {
+            cJSON *f = cJSON_CreateObject();
+            cJSON_AddStringToObject(f, "name", ev->name);
+            cJSON_AddStringToObject(f, "crc32", fsg_hash_format(ev->recorded, h));
+            cJSON_AddStringToObject(f, "protection",
+                                    ev->protect == FSG_FOTA_PROTECTED ? "protected"
+                                    : ev->protect == FSG_FOTA_NEWLY_PROTECTED
+                                        ? "newly_protected"
+                                        : "unprotected");
+            cJSON_AddItemToArray(fc->files, f);
+        } else {
+            printf("updated  ");
+            put_safe(stdout, fc->usr);
+            putchar('/');
+            put_safe(stdout, ev->name + 5);
+            printf(": %s, crc32 %s\n", protect_text(ev->protect),
+                   fsg_hash_format(ev->recorded, h));
+        }
+    }
+}
+
+static const char *state_text(int state)
+{
+    switch (state) {
+    case FSG_FOTA_UNCOMMITTED: return "uncommitted";
+    case FSG_FOTA_COMMITTED: return "committed";
+    case FSG_FOTA_DAMAGED: return "damaged";
+    default: return "none";
+    }
+}
+
+static int parse_fota(int argc, char **argv, struct fota_cli *fc)
+{
+    int code = 0;
+    if (argc < 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
+        if (argc < 3)
+            return usage_error("fota", "which? give apply or status", NULL);
+        fputs(usage_fota, stdout);
+        fputs(usage_partitions, stdout);
+        fputs(usage_fota_tail, stdout);
+        return -1;
+    }
+    fc->sub = argv[2];
+    if (strcmp(fc->sub, "apply") != 0 && strcmp(fc->sub, "status") != 0)
+        return usage_error("fota", "unknown subcommand", fc->sub);
+    const char *root = NULL;
+    for (int i = 3; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage_fota, stdout);
+            fputs(usage_partitions, stdout);
+            fputs(usage_fota_tail, stdout);
+            return -1;
+        } else if (strcmp(a, "--json") == 0) {
+            fc->json = 1;
+            continue;
+        } else if (strcmp(a, "--usr") == 0) {
+            slot = &fc->usr;
+        } else if (strcmp(a, "--bak") == 0) {
+            slot = &fc->bak;
+        } else if (strcmp(a, "--root") == 0) {
+            slot = &root;
+        } else if (strcmp(a, "--protect") == 0 && strcmp(fc->sub, "apply") == 0) {
+            const char *v = option_value(argc, argv, &i, "fota", &code);
+            if (v == NULL)
+                return code;
+            fc->protect = realloc(fc->protect, (fc->nprotect + 1) * sizeof *fc->protect);
+            if (fc->protect == NULL)
+                return EXIT_OPERATIONAL;
+            fc->protect[fc->nprotect++] = v;
+            continue;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("fota", "unknown option", a);
+        } else if (strcmp(fc->sub, "apply") == 0 && fc->update == NULL) {
+            fc->update = a;
+            continue;
+        } else {
+            return usage_error("fota", "unexpected argument", a);
+        }
+        if ((*slot = option_value(argc, argv, &i, "fota", &code)) == NULL)
+            return code;
+    }
+    if (root != NULL && (fc->usr != NULL || fc->bak != NULL))
+        return usage_error("fota", "--root cannot be combined with --usr or --bak", NULL);
+    if (root != NULL) {
+        if ((size_t)snprintf(fc->ubuf, sizeof fc->ubuf, "%s/usr", root) >= sizeof fc->ubuf ||
+            (size_t)snprintf(fc->bbuf, sizeof fc->bbuf, "%s/bak", root) >= sizeof fc->bbuf)
+            return usage_error("fota", "--root path is too long", NULL);
+        fc->usr = fc->ubuf;
+        fc->bak = fc->bbuf;
+    }
+    if (fc->usr == NULL || fc->bak == NULL)
+        return usage_error("fota", "give the partitions: --root DIR, or --usr DIR and --bak DIR",
+                           NULL);
+    if (strcmp(fc->sub, "apply") == 0 && fc->update == NULL)
+        return usage_error("fota", "which update? give UPDATE_DIR", NULL);
+    return 0;
+}
+
+int cmd_fota(int argc, char **argv)
+{
+    static struct fota_cli fc;
+    static unsigned char buf[64 * 1024];
+    struct fsg_posix usr, bak, upd;
+    struct fsg_config cfg;
+    int code = parse_fota(argc, argv, &fc);
+
+    if (code != 0)
+        return code < 0 ? EXIT_CLEAN : code;
+    int err = fsg_posix_open(&bak, fc.bak, 1);
+    if (err < 0) {
+        err_msg("fota: %s: cannot open the backup partition: %s", fc.bak, fsg_strerror(err));
+        return EXIT_OPERATIONAL;
+    }
+    err = fsg_posix_open(&usr, fc.usr, 0);
+    if (err < 0) {
+        fsg_posix_close(&bak);
+        err_msg("fota: %s: cannot open the user partition: %s", fc.usr, fsg_strerror(err));
+        return EXIT_OPERATIONAL;
+    }
+    memset(&cfg, 0, sizeof cfg);
+    cfg.usr = &usr.port;
+    cfg.bak = &bak.port;
+    cfg.buf = buf;
+    cfg.buf_size = sizeof buf;
+    cfg.on_event = on_fota_event;
+    cfg.event_ctx = &fc;
+    fc.files = cJSON_CreateArray();
+    fc.refused = cJSON_CreateArray();
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "command", strcmp(fc.sub, "apply") == 0 ? "fota apply"
+                                                                       : "fota status");
+
+    if (strcmp(fc.sub, "status") == 0) {
+        int state;
+        unsigned long files;
+        err = fsg_fota_status(&cfg, &state, &files);
+        if (err < 0) {
+            err_msg("fota status: %s: %s", fc.usr, fsg_strerror(err));
+            code = EXIT_OPERATIONAL;
+        } else {
+            code = state == FSG_FOTA_NONE ? EXIT_CLEAN : EXIT_FIXED;
+            if (!fc.json) {
+                printf("fsguard fota status: ");
+                if (state == FSG_FOTA_NONE)
+                    printf("no update in progress\n");
+                else if (state == FSG_FOTA_UNCOMMITTED)
+                    printf("an update was staged but never committed; the next boot discards "
+                           "it (every file stays as it is)\n");
+                else if (state == FSG_FOTA_COMMITTED)
+                    printf("an update of %lu files is committed but unfinished; the next boot "
+                           "finishes it\n", files);
+                else
+                    printf("the update's journal is damaged; the next boot abandons the update "
+                           "and puts back the %lu files it had set aside\n", files);
+            }
+            cJSON_AddStringToObject(j, "state", state_text(state));
+            cJSON_AddNumberToObject(j, "files", (double)files);
+        }
+    } else {
+        struct fsg_fota_report r;
+        if ((err = fsg_posix_open(&upd, fc.update, 1)) < 0) {
+            err_msg("fota apply: %s: %s", fc.update, fsg_strerror(err));
+            code = EXIT_OPERATIONAL;
+            memset(&r, 0, sizeof r);
+        } else {
+            err = fsg_fota_apply(&cfg, &upd.port, protect_new, &fc, &r);
+            fsg_posix_close(&upd);
+            code = err < 0 ? EXIT_OPERATIONAL : EXIT_CLEAN;
+            if (err == FSG_ERR_INVAL)
+                err_msg("fota apply: %s has entries that cannot be installed (see above); "
+                        "nothing changed", fc.update);
+            else if (err == FSG_ERR_BUSY)
+                err_msg("fota apply: an earlier update is committed but unfinished; run "
+                        "'fsguard boot' to finish it first; nothing changed");
+            else if (err == FSG_ERR_NOSPC && !r.committed)
+                err_msg("fota apply: the update does not fit in %s (space ran out while "
+                        "staging, before the commit point); nothing changed", fc.usr);
+            else if (err < 0 && !r.committed)
+                err_msg("fota apply: %s; nothing changed", fsg_strerror(err));
+            else if (err < 0)
+                err_msg("fota apply: %s after the commit point; the next boot finishes the "
+                        "update", fsg_strerror(err));
+            else if (!fc.json)
+                printf("fsguard fota apply: %lu files updated: %lu protected, %lu newly "
+                       "protected, %lu unprotected\n",
+                       r.files, r.protected_files, r.newly_protected, r.unprotected);
+        }
+        cJSON_AddItemToObject(j, "files", fc.files);
+        cJSON_AddItemToObject(j, "refused", fc.refused);
+        fc.files = fc.refused = NULL;
+        cJSON *t = cJSON_AddObjectToObject(j, "totals");
+        cJSON_AddNumberToObject(t, "files", (double)r.files);
+        cJSON_AddNumberToObject(t, "protected", (double)r.protected_files);
+        cJSON_AddNumberToObject(t, "newly_protected", (double)r.newly_protected);
+        cJSON_AddNumberToObject(t, "unprotected", (double)r.unprotected);
+        cJSON_AddBoolToObject(j, "committed", r.committed);
+    }
+    cJSON_AddNumberToObject(j, "exit_code", code);
+    if (fc.json)
+        print_json(j, 0);
+    else
+        cJSON_Delete(j);
+    cJSON_Delete(fc.files);
+    cJSON_Delete(fc.refused);
+    fsg_posix_close(&usr);
+    fsg_posix_close(&bak);
+    return code;
+}
