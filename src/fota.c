@@ -54,14 +54,22 @@ static int area_path(const char *prefix, const char *name, char *out, size_t siz
     return 0;
 }
 
-static bool exists(const struct fsg_port *p, const char *path, int *type)
+/* 1 if path exists (its type in *type), 0 if it does not, or an error: a
+ * failed look is not an answer, and every caller stops on it (the journal
+ * stays, and the next boot tries again). */
+static int probe(const struct fsg_port *p, const char *path, int *type)
 {
     struct fsg_stat st;
-    if (p->stat(p->ctx, path, &st) < 0)
-        return false;
+    int err = p->stat(p->ctx, path, &st);
+    if (fsg_err_transient(err))
+        err = p->stat(p->ctx, path, &st);
+    if (err == FSG_ERR_NOENT)
+        return 0;
+    if (err < 0)
+        return err;
     if (type != NULL)
         *type = st.type;
-    return true;
+    return 1;
 }
 
 static void emit_fota(struct fsg_ctx *c, const char *name, uint32_t crc, int protect)
@@ -256,8 +264,9 @@ static int clear_area(struct fsg_ctx *c, bool restore, unsigned long *moved)
 {
     int type;
 
-    if (!exists(c->usr, FSG_FOTA_DIR, &type) || type != FSG_TYPE_DIR)
-        return 0;
+    int found = probe(c->usr, FSG_FOTA_DIR, &type);
+    if (found <= 0 || type != FSG_TYPE_DIR)
+        return found;
     if (c->usr->list == NULL || c->usr->remove == NULL)
         return FSG_ERR_NOTSUP;
     struct sweep s = {c, FOTA_OLD, restore, 0, 0};
@@ -299,9 +308,14 @@ static int place(struct fsg_ctx *c, const struct ffile *f)
     int err = area_path(FOTA_NEW, f->name, staged, sizeof staged);
     if (err == 0)
         err = area_path(FOTA_OLD, f->name, old, sizeof old);
-    if (err < 0 || !exists(p, staged, NULL))
-        return err; /* placed by an earlier run */
-    if (exists(p, target, &type) && !exists(p, old, NULL)) {
+    int has_staged = err < 0 ? err : probe(p, staged, NULL);
+    if (has_staged <= 0)
+        return has_staged; /* 0: placed by an earlier run */
+    int has_target = probe(p, target, &type);
+    int has_old = has_target > 0 ? probe(p, old, NULL) : 0;
+    if (has_target < 0 || has_old < 0)
+        return has_target < 0 ? has_target : has_old;
+    if (has_target && !has_old) {
         if (type == FSG_TYPE_DIR)
             return FSG_ERR_ISDIR;
         err = fsg_mkdirs(p, old);
@@ -329,7 +343,10 @@ static int roll_forward(struct fsg_ctx *c, const struct ffile *f, size_t n)
 
     for (size_t i = 0; i < n && err == 0; i++)
         err = place(c, &f[i]);
-    if (err == 0 && exists(p, FOTA_TABLE_NEW, NULL)) {
+    int has_table = err < 0 ? err : probe(p, FOTA_TABLE_NEW, NULL);
+    if (has_table < 0)
+        err = has_table;
+    if (has_table > 0) {
         err = p->rename(p->ctx, FOTA_TABLE_NEW, FSG_MANIFEST_NAME);
         if (err == 0)
             err = sync_parent(p, FSG_MANIFEST_NAME);
@@ -363,8 +380,9 @@ int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *fil
 
     *state = FSG_FOTA_NONE;
     *files = 0;
-    if (!exists(c->usr, FSG_FOTA_DIR, &type) || type != FSG_TYPE_DIR)
-        return 0;
+    int found = probe(c->usr, FSG_FOTA_DIR, &type);
+    if (found <= 0 || type != FSG_TYPE_DIR)
+        return found;
     int err = read_journal(c, &f, &n);
     if (err == FSG_ERR_NOENT) {
         /* Never committed (or already finished): nothing to put back. */
@@ -384,7 +402,10 @@ int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *fil
          * under it. Trust nothing in it; put back what was set aside. */
         unsigned long moved = 0;
         err = clear_area(c, true, &moved);
-        if (err == 0 && exists(c->usr, FOTA_TABLE_OLD, NULL)) {
+        int has_table = err < 0 ? err : probe(c->usr, FOTA_TABLE_OLD, NULL);
+        if (has_table < 0)
+            err = has_table;
+        if (has_table > 0) {
             err = c->usr->rename(c->usr->ctx, FOTA_TABLE_OLD, FSG_MANIFEST_NAME);
             if (err == 0)
                 err = sync_parent(c->usr, FSG_MANIFEST_NAME);
@@ -417,9 +438,11 @@ int fsg_fota_begin(const struct fsg_config *cfg, struct fsg_fota **out)
     *out = NULL;
     if (err < 0)
         return err;
-    if (exists(c.usr, FOTA_JOURNAL, NULL)) {
+    int busy = probe(c.usr, FOTA_JOURNAL, NULL);
+    if (busy != 0) {
         fsg_ctx_fini(&c);
-        return FSG_ERR_BUSY; /* committed, unfinished: the next boot finishes it */
+        /* committed, unfinished: the next boot finishes it */
+        return busy > 0 ? FSG_ERR_BUSY : busy;
     }
     /* A staging area without a journal was never committed. */
     err = clear_area(&c, false, NULL);
@@ -529,7 +552,10 @@ int fsg_fota_commit(struct fsg_fota *tx, struct fsg_fota_report *r)
     /* Every target must be a place a file can go. */
     for (size_t i = 0; i < tx->n && err == 0; i++) {
         int type;
-        if (exists(c->usr, fsg_usr_path(tx->files[i].name), &type) && type == FSG_TYPE_DIR)
+        int there = probe(c->usr, fsg_usr_path(tx->files[i].name), &type);
+        if (there < 0)
+            err = there;
+        else if (there > 0 && type == FSG_TYPE_DIR)
             err = FSG_ERR_ISDIR;
     }
     /* The tables: as they are, and as they will be. */

@@ -50,6 +50,10 @@ struct scenario {
     int (*run)(struct dev *d, const struct fsg_config *cfg);
     /* Extra legitimate versions: name, then content (NULL-terminated pairs). */
     void (*allow)(struct allowed *a, size_t n);
+    /* A check across files (an update: all or nothing), or NULL. */
+    void (*extra)(struct dev *d);
+    /* Also sweep power cuts over the boot that finishes a committed update. */
+    int nested;
 };
 
 static char big[BIG_LEN], big2[BIG_LEN / 2];
@@ -265,6 +269,37 @@ static int r_put_new_dir(struct dev *d, const struct fsg_config *cfg)
     return put_bytes(cfg, "/usr/lib/deep/c.json", V2, strlen(V2));
 }
 
+static const char NEWTXT[] = "a new module\n";
+static const char NEWCFG[] = "{\"new\": true}\n";
+
+/* An update of four files: two protected (one of several chunks), a new
+ * unprotected one, a new one to protect. */
+static int r_fota(struct dev *d, const struct fsg_config *cfg)
+{
+    struct fsg_fota *tx;
+    struct fsg_fota_report rep;
+    (void)d;
+    int err = fsg_fota_begin(cfg, &tx);
+    if (err < 0)
+        return err;
+    struct { const char *name; const char *data; size_t len; int protect; } f[] = {
+        {"/usr/a.py", V2, strlen(V2), 0},
+        {"/usr/big.bin", big2, sizeof big2, 0},
+        {"/usr/lib/new/mod.py", NEWTXT, strlen(NEWTXT), 0},
+        {"/usr/cfg/new.json", NEWCFG, strlen(NEWCFG), 1},
+    };
+    for (size_t i = 0; err == 0 && i < sizeof f / sizeof f[0]; i++) {
+        err = fsg_fota_add(tx, f[i].name, f[i].protect);
+        for (size_t off = 0; err == 0 && off < f[i].len; off += 5000)
+            err = fsg_fota_write(tx, f[i].data + off, f[i].len - off < 5000 ? f[i].len - off : 5000);
+    }
+    if (err < 0) {
+        fsg_fota_abort(tx);
+        return err;
+    }
+    return fsg_fota_commit(tx, &rep);
+}
+
 static void add(struct allowed *a, size_t n, const char *name, const char *data, size_t len)
 {
     for (size_t i = 0; i < n; i++)
@@ -304,28 +339,94 @@ static void a_pending(struct allowed *a, size_t n)
     add(a, n, "/usr/a.py", V2, strlen(V2));
 }
 
+static void a_fota(struct allowed *a, size_t n)
+{
+    a_put_small(a, n); /* a.py: its legitimate edit V1, or the update's V2 */
+    a[NFILES - 1].n = 0;
+    add(a, n, "/usr/big.bin", big, BIG_LEN);
+    add(a, n, "/usr/big.bin", big2, sizeof big2);
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int has_entry(struct dev *d, const char *name, const char *data, size_t len)
+{
+    size_t mlen;
+    char h[FSG_HASH_STRLEN];
+    const char *man = fsg_mem_get(d->usr, "checksum.json", &mlen);
+    cJSON *t = man != NULL ? cJSON_ParseWithLength(man, mlen) : NULL;
+    int found = 0;
+    cJSON *e;
+    cJSON_ArrayForEach(e, t)
+    {
+        const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(e, "name"));
+        const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(e, "crc32"));
+        if (n != NULL && strcmp(n, name) == 0)
+            found = data == NULL || (c != NULL && strcmp(c, hash_str(data, len, h)) == 0) ? 1 : -1;
+    }
+    cJSON_Delete(t);
+    return found;
+}
+
+static int holds(struct dev *d, const char *path, const char *data, size_t len)
+{
+    size_t got;
+    const char *x = fsg_mem_get(d->usr, path, &got);
+    return x != NULL && got == len && memcmp(x, data, len) == 0;
+}
+
+/* All or nothing: every file of the update new (protected ones hashed),
+ * or every file as before and the new ones absent. */
+static void x_fota(struct dev *d)
+{
+    int updated = holds(d, "a.py", V2, strlen(V2));
+    int big_new = holds(d, "big.bin", big2, sizeof big2);
+    int mod = holds(d, "lib/new/mod.py", NEWTXT, strlen(NEWTXT));
+    int cfg = holds(d, "cfg/new.json", NEWCFG, strlen(NEWCFG));
+    if (big_new != updated || mod != updated || cfg != updated)
+        fail("a mix of old and new files (a.py %d, big.bin %d, mod.py %d, new.json %d)",
+             updated, big_new, mod, cfg);
+    if (!updated && (fsg_mem_type(d->usr, "lib/new/mod.py") != 0 ||
+                     fsg_mem_type(d->usr, "cfg/new.json") != 0))
+        fail("%s", "an update that did not happen left new files");
+    if (updated && has_entry(d, "/usr/cfg/new.json", NEWCFG, strlen(NEWCFG)) != 1)
+        fail("%s", "the newly protected file has no entry with its hash");
+    if (!updated && has_entry(d, "/usr/cfg/new.json", NULL, 0) != 0)
+        fail("%s", "an update that did not happen left an entry");
+    if (has_entry(d, "/usr/lib/new/mod.py", NULL, 0) != 0)
+        fail("%s", "the new unprotected file got an entry");
+    int state;
+    unsigned long files;
+    struct fsg_config cfgx;
+    memset(&cfgx, 0, sizeof cfgx);
+    cfgx.usr = fsg_mem_port(d->usr);
+    cfgx.bak = fsg_mem_port(d->bak);
+    if (fsg_fota_status(&cfgx, &state, &files) < 0 || state != FSG_FOTA_NONE)
+        fail("%s", "an update is still pending after the reboot");
+}
+
 static const struct scenario scenarios[] = {
-    {"boot-clean", s_none, r_boot, a_factory},
-    {"boot-missing", s_missing, r_boot, a_factory},
-    {"boot-flipped-big", s_flipped, r_boot, a_factory},
-    {"boot-truncated", s_truncated, r_boot, a_factory},
-    {"boot-dir-gone", s_dir_gone, r_boot, a_factory},
-    {"boot-no-manifest", s_no_manifest, r_boot, a_factory},
-    {"boot-bad-manifest", s_bad_manifest, r_boot, a_factory},
-    {"boot-entry-lost", s_entry_lost, r_boot, a_factory},
-    {"boot-hash-only", s_hash_only, r_boot, a_factory},
-    {"boot-temps", s_temps, r_boot, a_factory},
-    {"boot-many", s_many, r_boot, a_factory},
-    {"boot-pending", s_pending, r_boot, a_pending},
-    {"calc", s_edit_v1_unrecorded, r_calc, a_calc},
-    {"put-small", s_edit_v1, r_put_small, a_put_small},
-    {"put-big", s_big_v1, r_put_big, a_put_big},
-    {"put-new-dir", s_dir_gone, r_put_new_dir, a_put_new_dir},
+    {"boot-clean", s_none, r_boot, a_factory, NULL, 0},
+    {"boot-missing", s_missing, r_boot, a_factory, NULL, 0},
+    {"boot-flipped-big", s_flipped, r_boot, a_factory, NULL, 0},
+    {"boot-truncated", s_truncated, r_boot, a_factory, NULL, 0},
+    {"boot-dir-gone", s_dir_gone, r_boot, a_factory, NULL, 0},
+    {"boot-no-manifest", s_no_manifest, r_boot, a_factory, NULL, 0},
+    {"boot-bad-manifest", s_bad_manifest, r_boot, a_factory, NULL, 0},
+    {"boot-entry-lost", s_entry_lost, r_boot, a_factory, NULL, 0},
+    {"boot-hash-only", s_hash_only, r_boot, a_factory, NULL, 0},
+    {"boot-temps", s_temps, r_boot, a_factory, NULL, 0},
+    {"boot-many", s_many, r_boot, a_factory, NULL, 0},
+    {"boot-pending", s_pending, r_boot, a_pending, NULL, 0},
+    {"calc", s_edit_v1_unrecorded, r_calc, a_calc, NULL, 0},
+    {"put-small", s_edit_v1, r_put_small, a_put_small, NULL, 0},
+    {"put-big", s_big_v1, r_put_big, a_put_big, NULL, 0},
+    {"put-new-dir", s_dir_gone, r_put_new_dir, a_put_new_dir, NULL, 0},
+    {"fota", s_edit_v1, r_fota, a_fota, x_fota, 1},
 };
 
 /* ---- checks ---- */
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
 {
     va_list ap;
@@ -424,6 +525,8 @@ static void check_after(struct dev *d, const struct scenario *sc)
         fail("temporary file %s is left", t.first);
     if (fsg_mem_mutations(d->bak) != 0)
         fail("%s", "the backup partition was written");
+    if (sc->extra != NULL)
+        sc->extra(d);
 }
 
 /* ---- the sweep ---- */
@@ -471,6 +574,57 @@ static void one_run(const struct dev *prepared, const struct scenario *sc, int m
     dev_free(&d);
 }
 
+static int r_boot(struct dev *d, const struct fsg_config *cfg);
+
+/* For every cut of the operation that leaves a committed update behind,
+ * sweeps power cuts over the boot that finishes it. */
+static void sweep_finishing_boot(const struct scenario *sc, const struct dev *prepared,
+                                 unsigned long nops, int deep)
+{
+    unsigned long states = 0, total = 0;
+    for (unsigned long at = 1; at <= nops; at++) {
+        struct dev d = dev_clone(prepared);
+        struct fsg_config cfg;
+        config(&cfg, &d);
+        fsg_mem_fault(d.usr, at, FSG_MEM_POWER_CUT, 0);
+        (void)sc->run(&d, &cfg);
+        fsg_mem_fault_clear(d.usr);
+        fsg_mem_sync_all(d.usr); /* everything written up to the cut survived */
+        int state;
+        unsigned long files;
+        if (fsg_fota_status(&cfg, &state, &files) < 0 || state != FSG_FOTA_COMMITTED) {
+            dev_free(&d);
+            continue;
+        }
+        states++;
+        /* The finishing boot's operations, counted on a clone. */
+        struct dev clean = dev_clone(&d);
+        struct fsg_config ccfg;
+        config(&ccfg, &clean);
+        fsg_mem_reset_counters(clean.usr);
+        (void)r_boot(&clean, &ccfg);
+        unsigned long nboot = fsg_mem_ops(clean.usr);
+        dev_free(&clean);
+        struct scenario inner = *sc;
+        char id[64];
+        snprintf(id, sizeof id, "%s-finish@%lu", sc->id, at);
+        inner.id = id;
+        inner.run = r_boot;
+        for (unsigned long j = 1; j <= nboot + 1; j++) {
+            for (unsigned long seed = 1; seed <= (deep ? 4ul : 1ul); seed++)
+                one_run(&d, &inner, MODE_CRASH, j, seed);
+            one_run(&d, &inner, MODE_EIO_ONCE, j, 0);
+            total += deep ? 5 : 2;
+        }
+        dev_free(&d);
+    }
+    printf("%-18s %4lu committed states, each with every cut of the boot finishing it\n",
+           sc->id, states);
+    if (states == 0 && replay == NULL)
+        fail("%s", "no cut left a committed update: the nested sweep tested nothing");
+    (void)total;
+}
+
 static void sweep(const struct scenario *sc, int deep)
 {
     struct dev prepared = standard();
@@ -509,6 +663,8 @@ static void sweep(const struct scenario *sc, int deep)
             one_run(&prepared, sc, MODE_BAK_EIO_ALWAYS, at, 0);
     }
     printf("%-18s %4lu user ops, %3lu backup ops\n", sc->id, nusr, nbak);
+    if (sc->nested)
+        sweep_finishing_boot(sc, &prepared, nusr, deep);
     dev_free(&prepared);
 }
 
