@@ -46,6 +46,8 @@ static const char usage_boot[] =
     "matches the backup checksum.json. A missing user checksum.json is copied\n"
     "from the backup, an invalid one rebuilt from it. Every change is written to\n"
     "a temporary file, synced and renamed into place. A clean boot writes nothing.\n"
+    "An update left half-done (fsguard fota) is settled first: finished if it\n"
+    "was committed, discarded if not.\n"
     "\n"
     "Prints one line per file that needed attention and a summary; --json\n"
     "prints one JSON report (every file with name, status ok|restored|failed,\n"
