@@ -78,7 +78,19 @@ static void on_fota_event(void *ctx, const struct fsg_event *ev)
     struct fota_cli *fc = ctx;
     char h[FSG_HASH_STRLEN];
 
-    if (ev->kind == FSG_EVENT_REFUSED) {
+    if (ev->kind == FSG_EVENT_REFUSED && ev->refusal == FSG_REFUSAL_TARGET) {
+        /* The target in the user partition, not a path of the update. */
+        fprintf(stderr, "fsguard: fota: ");
+        put_safe(stderr, fc->usr);
+        put_safe(stderr, ev->name + 4);
+        fprintf(stderr, ": cannot be replaced: %s (fsguard never replaces a directory or "
+                "writes through a link)\n", fsg_strerror(ev->error));
+        if (fc->json) {
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddStringToObject(r, "name", ev->name);
+            cJSON_AddItemToArray(fc->refused, r);
+        }
+    } else if (ev->kind == FSG_EVENT_REFUSED) {
         fprintf(stderr, "fsguard: fota: ");
         put_escaped(stderr, fc->update, 0);
         fputc('/', stderr);
@@ -271,6 +283,9 @@ int cmd_fota(int argc, char **argv)
             if (err == FSG_ERR_INVAL)
                 err_msg("fota apply: %s has entries that cannot be installed (see above); "
                         "nothing changed", fc.update);
+            else if ((err == FSG_ERR_ISDIR || err == FSG_ERR_NOTDIR || err == FSG_ERR_LOOP) &&
+                     !r.committed)
+                err_msg("fota apply: a target cannot be replaced (see above); nothing changed");
             else if (err == FSG_ERR_BUSY)
                 err_msg("fota apply: an earlier update is committed but unfinished; run "
                         "'fsguard boot' to finish it first; nothing changed");

@@ -265,7 +265,9 @@ enum fsg_refusal {
     FSG_REFUSAL_SPECIAL,       /* a device, socket, FIFO or other special file */
     FSG_REFUSAL_NAME,          /* its name cannot be stored (see defect) */
     FSG_REFUSAL_RESERVED,      /* checksum.json or backup_restore.json at the root */
-    FSG_REFUSAL_UNREADABLE     /* stat or listing failed (see error) */
+    FSG_REFUSAL_UNREADABLE,    /* stat or listing failed (see error) */
+    FSG_REFUSAL_TARGET         /* an update's target is a directory, or lies
+                                  behind a file or a link (see error) */
 };
 
 /* Which manifest an entry event is about. */

@@ -27,6 +27,10 @@
 #define FOTA_TABLE_OLD FSG_FOTA_DIR "/checksum.json.old"
 #define FOTA_TABLE_NEW FSG_FOTA_DIR "/checksum.json.new"
 
+/* While deciding: protected by the backup table only (its entry is put
+ * back with the new hash). */
+#define FSG_FOTA_BAK_PROTECTED 100
+
 struct ffile {
     char *name;         /* "/usr/..." */
     uint32_t crc;
@@ -363,6 +367,14 @@ static int roll_forward(struct fsg_ctx *c, const struct ffile *f, size_t n)
     return err;
 }
 
+static int count_file(void *arg, const char *path, int type)
+{
+    (void)path;
+    if (type == FSG_TYPE_REG)
+        ++*(unsigned long *)arg;
+    return 0;
+}
+
 /* True if the staging area holds any file at all. */
 static int any_file(void *arg, const char *path, int type)
 {
@@ -396,8 +408,13 @@ int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *fil
     }
     if (err == FSG_ERR_CORRUPT) {
         *state = FSG_FOTA_DAMAGED;
-        if (dry)
+        if (dry) {
+            /* How many files abandoning would put back. */
+            unsigned long count = 0;
+            (void)fsg_walk(c, c->usr, FSG_FOTA_DIR "/old", count_file, NULL, &count);
+            *files = count;
             return 0;
+        }
         /* A journal fsguard wrote atomically is damaged: storage failed
          * under it. Trust nothing in it; put back what was set aside. */
         unsigned long moved = 0;
@@ -549,25 +566,50 @@ int fsg_fota_commit(struct fsg_fota *tx, struct fsg_fota_report *r)
         tx_free(tx);
         return 0;
     }
-    /* Every target must be a place a file can go. */
+    /* Every target must be a place a file can go: each one that is not is
+     * reported, and the update refused before its commit point. */
+    int blocked = 0;
     for (size_t i = 0; i < tx->n && err == 0; i++) {
-        int type;
+        int type, why = 0;
         int there = probe(c->usr, fsg_usr_path(tx->files[i].name), &type);
-        if (there < 0)
+        if (there == FSG_ERR_LOOP || there == FSG_ERR_NOTDIR)
+            why = there;
+        else if (there < 0)
             err = there;
         else if (there > 0 && type == FSG_TYPE_DIR)
-            err = FSG_ERR_ISDIR;
+            why = FSG_ERR_ISDIR;
+        if (why != 0) {
+            struct fsg_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.kind = FSG_EVENT_REFUSED;
+            ev.name = tx->files[i].name;
+            ev.refusal = FSG_REFUSAL_TARGET;
+            ev.error = why;
+            fsg_emit(c, &ev);
+            blocked = blocked != 0 ? blocked : why;
+        }
     }
-    /* The tables: as they are, and as they will be. */
+    if (err == 0)
+        err = blocked;
+    /* The tables: as they are, and as they will be. A name the backup
+     * table protects is protected, even if the user table lost its entry:
+     * boot would put the entry back and revert the file. */
     bool seeded;
+    struct fsg_manifest bak;
+    memset(&bak, 0, sizeof bak);
     if (err == 0)
         err = fsg_load_usr(c, &m, &seeded);
     if (err == 0)
         err = fsg_manifest_save_as(c, c->usr, FOTA_TABLE_OLD, &m);
+    if (err == 0 && fsg_manifest_load(c, c->bak, FSG_SOURCE_BAK, &bak, NULL) == 0)
+        err = fsg_manifest_index(c, &bak, FSG_SOURCE_BAK);
     for (size_t i = 0; i < tx->n && err == 0; i++) {
         struct ffile *f = &tx->files[i];
         struct fsg_entry *e = fsg_manifest_find(&m, f->name);
-        if (e != NULL) {
+        if (e == NULL && fsg_manifest_find(&bak, f->name) != NULL) {
+            f->protect = FSG_FOTA_BAK_PROTECTED;
+            r->protected_files++;
+        } else if (e != NULL) {
             /* A protected file stays protected, with its new hash. */
             e->crc = f->crc;
             e->has_pending = false;
@@ -582,11 +624,19 @@ int fsg_fota_commit(struct fsg_fota *tx, struct fsg_fota_report *r)
     /* Appended only now: appending may move the entries the index holds. */
     for (size_t i = 0; i < tx->n && err == 0; i++) {
         struct ffile *f = &tx->files[i];
-        if (f->protect == FSG_FOTA_NEWLY_PROTECTED) {
-            struct fsg_entry ne = {.name = f->name, .crc = f->crc, .valid = true};
-            err = fsg_manifest_append(c, &m, &ne);
+        if (f->protect == FSG_FOTA_BAK_PROTECTED) {
+            /* A refused user entry of that name gives way, as at boot. */
+            for (size_t k = 0; k < m.n; k++)
+                if (!m.v[k].valid && m.v[k].name != NULL && strcmp(m.v[k].name, f->name) == 0)
+                    m.v[k].dropped = true;
+            f->protect = FSG_FOTA_PROTECTED;
+        } else if (f->protect != FSG_FOTA_NEWLY_PROTECTED) {
+            continue;
         }
+        struct fsg_entry ne = {.name = f->name, .crc = f->crc, .valid = true};
+        err = fsg_manifest_append(c, &m, &ne);
     }
+    fsg_manifest_free(c, &bak);
     if (err == 0)
         err = fsg_manifest_save_as(c, c->usr, FOTA_TABLE_NEW, &m);
     /* The commit point. */
