@@ -10,6 +10,7 @@
  *                         commit point
  *   old/PATH              what each target held, set aside while rolling
  *                         forward
+ *   gone/PATH             an empty marker: PATH did not exist before
  * Rolling forward moves each target aside and its new file in, installs
  * the new table, removes the journal (the end of the transaction) and then
  * the leftovers. Every step is idempotent: a boot finding a valid journal
@@ -23,6 +24,7 @@
 
 #define FOTA_NEW FSG_FOTA_DIR "/new/"
 #define FOTA_OLD FSG_FOTA_DIR "/old/"
+#define FOTA_GONE FSG_FOTA_DIR "/gone/"
 #define FOTA_JOURNAL FSG_FOTA_DIR "/journal.json"
 #define FOTA_TABLE_OLD FSG_FOTA_DIR "/checksum.json.old"
 #define FOTA_TABLE_NEW FSG_FOTA_DIR "/checksum.json.new"
@@ -219,6 +221,8 @@ out:
 
 /* ---- clearing the staging area ---- */
 
+static int sync_parent(const struct fsg_port *p, const char *path);
+
 struct sweep {
     struct fsg_ctx *c;
     const char *prefix;      /* only below this (FOTA_OLD: move back) */
@@ -236,7 +240,16 @@ static int sweep_entry(void *arg, const char *path, int type)
     if (type == FSG_TYPE_DIR)
         return 0;
     if (s->restore) {
-        size_t ol = strlen(FOTA_OLD);
+        size_t ol = strlen(FOTA_OLD), gl = strlen(FOTA_GONE);
+        if (strncmp(full, FOTA_GONE, gl) == 0 && type == FSG_TYPE_REG) {
+            /* A file the update created: it goes, as it was not there. */
+            int err = p->remove(p->ctx, full + gl);
+            if (err == 0)
+                err = sync_parent(p, full + gl);
+            if (err < 0 && err != FSG_ERR_NOENT && s->err == 0)
+                s->err = err;
+            return 0;
+        }
         if (strncmp(full, FOTA_OLD, ol) != 0 || type != FSG_TYPE_REG)
             return 0;
         const char *target = full + ol;
@@ -319,6 +332,30 @@ static int place(struct fsg_ctx *c, const struct ffile *f)
     int has_old = has_target > 0 ? probe(p, old, NULL) : 0;
     if (has_target < 0 || has_old < 0)
         return has_target < 0 ? has_target : has_old;
+    if (!has_target) {
+        /* Mark the target as new, durably, before it appears: abandoning
+         * the update removes it again. */
+        char gone[FSG_PATH_BUF];
+        void *mf;
+        err = area_path(FOTA_GONE, f->name, gone, sizeof gone);
+        int marked = err < 0 ? err : probe(p, gone, NULL);
+        if (marked < 0)
+            return marked;
+        if (!marked) {
+            err = fsg_mkdirs(p, gone);
+            if (err == 0)
+                err = p->open(p->ctx, gone, FSG_OPEN_CREATE, &mf);
+            if (err == 0) {
+                err = p->sync(p->ctx, mf);
+                int cerr = p->close(p->ctx, mf);
+                err = err == 0 ? cerr : err;
+            }
+            if (err == 0)
+                err = sync_parent(p, gone);
+            if (err < 0)
+                return err;
+        }
+    }
     if (has_target && !has_old) {
         if (type == FSG_TYPE_DIR)
             return FSG_ERR_ISDIR;
