@@ -158,3 +158,37 @@ void print_json(cJSON *j, int compact)
     cJSON_free(s);
     cJSON_Delete(j);
 }
+
+int partition_option(struct partitions *p, int argc, char **argv, int *i, const char *cmd)
+{
+    const char **slot = strcmp(argv[*i], "--usr") == 0    ? &p->usr
+                        : strcmp(argv[*i], "--bak") == 0  ? &p->bak
+                        : strcmp(argv[*i], "--root") == 0 ? &p->root
+                                                          : NULL;
+    if (slot == NULL)
+        return 0;
+    if (*i + 1 >= argc || argv[*i + 1][0] == '\0')
+        return usage_error(cmd, "a directory must follow", argv[*i]);
+    *slot = argv[++*i];
+    return 1;
+}
+
+int partitions_resolve(struct partitions *p, const char *cmd, int both)
+{
+    if (p->root != NULL && (p->usr != NULL || p->bak != NULL))
+        return usage_error(cmd, "--root cannot be combined with --usr or --bak", NULL);
+    if (p->root != NULL) {
+        int n1 = snprintf(p->ubuf, sizeof p->ubuf, "%s/usr", p->root);
+        int n2 = snprintf(p->bbuf, sizeof p->bbuf, "%s/bak", p->root);
+        if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof p->ubuf || (size_t)n2 >= sizeof p->bbuf)
+            return usage_error(cmd, "--root path is too long", NULL);
+        p->usr = p->ubuf;
+        p->bak = p->bbuf;
+    }
+    if (both && (p->usr == NULL || p->bak == NULL))
+        return usage_error(cmd, "give the partitions: --root DIR, or --usr DIR and --bak DIR",
+                           NULL);
+    if (!both && p->usr == NULL && p->bak == NULL)
+        return usage_error(cmd, "which partition? give --root, --usr or --bak", NULL);
+    return 0;
+}

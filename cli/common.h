@@ -20,6 +20,20 @@ enum {
 /* The --usr/--bak/--root part of a command's help. */
 extern const char usage_partitions[];
 
+/* The partition options every device command takes. */
+struct partitions {
+    const char *usr, *bak, *root;
+    char ubuf[4096], bbuf[4096];
+};
+/* If argv[*i] is --usr, --bak or --root, takes its value (advancing *i)
+ * and returns 1; returns 0 for any other argument, or EXIT_USAGE (after a
+ * message) when the value is missing. */
+int partition_option(struct partitions *p, int argc, char **argv, int *i, const char *cmd);
+/* Turns --root DIR into DIR/usr and DIR/bak and checks the combination:
+ * with both set, --usr and --bak are both needed; otherwise one is enough.
+ * Returns 0 or EXIT_USAGE after a message. */
+int partitions_resolve(struct partitions *p, const char *cmd, int both);
+
 /* A malloc'd copy of s with control characters (and, with ascii, every byte
  * past 0x7e) written as \xNN; exits on allocation failure. */
 char *escaped(const char *s, int ascii);

@@ -50,10 +50,10 @@ static const char usage_fota_tail[] =
 
 struct fota_cli {
     const char *sub, *usr, *bak, *update;
+    struct partitions part;
     const char **protect;
     size_t nprotect;
     int json;
-    char ubuf[4096], bbuf[4096];
     cJSON *files, *refused;
 };
 
@@ -155,24 +155,19 @@ static int parse_fota(int argc, char **argv, struct fota_cli *fc)
     fc->sub = argv[2];
     if (strcmp(fc->sub, "apply") != 0 && strcmp(fc->sub, "status") != 0)
         return usage_error("fota", "unknown subcommand", fc->sub);
-    const char *root = NULL;
     for (int i = 3; i < argc; i++) {
         const char *a = argv[i];
-        const char **slot = NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        int taken = partition_option(&fc->part, argc, argv, &i, "fota");
+        if (taken != 0) {
+            if (taken != 1)
+                return taken;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage_fota, stdout);
             fputs(usage_partitions, stdout);
             fputs(usage_fota_tail, stdout);
             return -1;
         } else if (strcmp(a, "--json") == 0) {
             fc->json = 1;
-            continue;
-        } else if (strcmp(a, "--usr") == 0) {
-            slot = &fc->usr;
-        } else if (strcmp(a, "--bak") == 0) {
-            slot = &fc->bak;
-        } else if (strcmp(a, "--root") == 0) {
-            slot = &root;
         } else if (strcmp(a, "--protect") == 0 && strcmp(fc->sub, "apply") == 0) {
             const char *v = option_value(argc, argv, &i, "fota", &code);
             if (v == NULL)
@@ -181,30 +176,18 @@ static int parse_fota(int argc, char **argv, struct fota_cli *fc)
             if (fc->protect == NULL)
                 return EXIT_OPERATIONAL;
             fc->protect[fc->nprotect++] = v;
-            continue;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error("fota", "unknown option", a);
         } else if (strcmp(fc->sub, "apply") == 0 && fc->update == NULL) {
             fc->update = a;
-            continue;
         } else {
             return usage_error("fota", "unexpected argument", a);
         }
-        if ((*slot = option_value(argc, argv, &i, "fota", &code)) == NULL)
-            return code;
     }
-    if (root != NULL && (fc->usr != NULL || fc->bak != NULL))
-        return usage_error("fota", "--root cannot be combined with --usr or --bak", NULL);
-    if (root != NULL) {
-        if ((size_t)snprintf(fc->ubuf, sizeof fc->ubuf, "%s/usr", root) >= sizeof fc->ubuf ||
-            (size_t)snprintf(fc->bbuf, sizeof fc->bbuf, "%s/bak", root) >= sizeof fc->bbuf)
-            return usage_error("fota", "--root path is too long", NULL);
-        fc->usr = fc->ubuf;
-        fc->bak = fc->bbuf;
-    }
-    if (fc->usr == NULL || fc->bak == NULL)
-        return usage_error("fota", "give the partitions: --root DIR, or --usr DIR and --bak DIR",
-                           NULL);
+    if ((code = partitions_resolve(&fc->part, "fota", 1)) != 0)
+        return code;
+    fc->usr = fc->part.usr;
+    fc->bak = fc->part.bak;
     if (strcmp(fc->sub, "apply") == 0 && fc->update == NULL)
         return usage_error("fota", "which update? give UPDATE_DIR", NULL);
     return 0;

@@ -103,11 +103,11 @@ static const char exits_calc[] =
 
 struct opts {
     const char *cmd;
-    const char *usr, *bak, *root;
+    struct partitions part;
+    const char *usr, *bak;  /* resolved from part */
     const char *name;   /* calc's and put's device name */
     const char *src;    /* put's host file */
     int json;
-    char usr_buf[4096], bak_buf[4096];
 };
 
 /* ---- reporting ---- */
@@ -592,47 +592,30 @@ static int parse(int argc, char **argv, struct opts *o)
     const char *cmd = o->cmd;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        const char **slot = NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        int taken = partition_option(&o->part, argc, argv, &i, cmd);
+        if (taken != 0) {
+            if (taken != 1)
+                return taken;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             print_help(cmd);
             return -1;
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;
-            continue;
-        } else if (strcmp(a, "--usr") == 0) {
-            slot = &o->usr;
-        } else if (strcmp(a, "--bak") == 0) {
-            slot = &o->bak;
-        } else if (strcmp(a, "--root") == 0) {
-            slot = &o->root;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error(cmd, "unknown option", a);
         } else if (strcmp(cmd, "put") == 0 && o->src == NULL) {
             o->src = a;
-            continue;
         } else if ((strcmp(cmd, "calc") == 0 || strcmp(cmd, "put") == 0) && o->name == NULL) {
             o->name = a;
-            continue;
         } else {
             return usage_error(cmd, "unexpected argument", a);
         }
-        if (i + 1 >= argc || argv[i + 1][0] == '\0')
-            return usage_error(cmd, "a directory must follow", a);
-        *slot = argv[++i];
     }
-    if (o->root != NULL && (o->usr != NULL || o->bak != NULL))
-        return usage_error(cmd, "--root cannot be combined with --usr or --bak", NULL);
-    if (o->root != NULL) {
-        int n1 = snprintf(o->usr_buf, sizeof o->usr_buf, "%s/usr", o->root);
-        int n2 = snprintf(o->bak_buf, sizeof o->bak_buf, "%s/bak", o->root);
-        if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof o->usr_buf ||
-            (size_t)n2 >= sizeof o->bak_buf)
-            return usage_error(cmd, "--root path is too long", NULL);
-        o->usr = o->usr_buf;
-        o->bak = o->bak_buf;
-    }
-    if (o->usr == NULL || o->bak == NULL)
-        return usage_error(cmd, "give the partitions: --root DIR, or --usr DIR and --bak DIR", NULL);
+    int code = partitions_resolve(&o->part, cmd, 1);
+    if (code != 0)
+        return code;
+    o->usr = o->part.usr;
+    o->bak = o->part.bak;
     if (strcmp(cmd, "put") == 0 && o->name == NULL)
         return usage_error(cmd, "give the new content's file and the device name: "
                                 "put SRC /usr/PATH", NULL);

@@ -218,44 +218,29 @@ report:
 
 int cmd_inspect(int argc, char **argv)
 {
-    const char *usr = NULL, *bak = NULL, *root = NULL;
-    char ubuf[4096], bbuf[4096];
+    static struct partitions part;
     int json = 0, code = 0;
 
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        const char **slot = NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        int taken = partition_option(&part, argc, argv, &i, "inspect");
+        if (taken != 0) {
+            if (taken != 1)
+                return taken;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage_inspect, stdout);
             return EXIT_CLEAN;
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
-            continue;
-        } else if (strcmp(a, "--usr") == 0) {
-            slot = &usr;
-        } else if (strcmp(a, "--bak") == 0) {
-            slot = &bak;
-        } else if (strcmp(a, "--root") == 0) {
-            slot = &root;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error("inspect", "unknown option", a);
         } else {
             return usage_error("inspect", "unexpected argument", a);
         }
-        if ((*slot = option_value(argc, argv, &i, "inspect", &code)) == NULL)
-            return code;
     }
-    if (root != NULL && (usr != NULL || bak != NULL))
-        return usage_error("inspect", "--root cannot be combined with --usr or --bak", NULL);
-    if (root != NULL) {
-        if ((size_t)snprintf(ubuf, sizeof ubuf, "%s/usr", root) >= sizeof ubuf ||
-            (size_t)snprintf(bbuf, sizeof bbuf, "%s/bak", root) >= sizeof bbuf)
-            return usage_error("inspect", "--root path is too long", NULL);
-        usr = ubuf;
-        bak = bbuf;
-    }
-    if (usr == NULL && bak == NULL)
-        return usage_error("inspect", "which partition? give --root, --usr or --bak", NULL);
+    if ((code = partitions_resolve(&part, "inspect", 0)) != 0)
+        return code;
+    const char *usr = part.usr, *bak = part.bak;
 
     cJSON *arr = cJSON_CreateArray();
     int worst = EXIT_CLEAN;
