@@ -1217,3 +1217,50 @@ int mpdev_usr_crc(const struct mp_device *d, const char *name, uint32_t *crc)
     cJSON_Delete(root);
     return found;
 }
+
+void rec_on_event(void *ctx, const struct fsg_event *ev)
+{
+    struct rec *r = ctx;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        struct fsg_event *v = realloc(r->v, cap * sizeof *v);
+        if (v == NULL)
+            abort();
+        r->v = v;
+        r->cap = cap;
+    }
+    struct fsg_event *e = &r->v[r->n++];
+    *e = *ev;
+    if (ev->name != NULL) {
+        size_t len = strlen(ev->name) + 1;
+        char *name = malloc(len);
+        if (name == NULL)
+            abort();
+        memcpy(name, ev->name, len);
+        e->name = name;
+    }
+}
+
+void rec_clear(struct rec *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free((char *)(uintptr_t)r->v[i].name);
+    free(r->v);
+    memset(r, 0, sizeof *r);
+}
+
+size_t rec_count(const struct rec *r, int kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n; i++)
+        n += r->v[i].kind == kind;
+    return n;
+}
+
+const struct fsg_event *rec_find(const struct rec *r, int kind, const char *name)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->v[i].kind == kind && r->v[i].name != NULL && strcmp(r->v[i].name, name) == 0)
+            return &r->v[i];
+    return NULL;
+}

@@ -182,6 +182,18 @@ size_t mpdev_count(const struct mp_device *d, int kind);
  * manifest is missing or not a JSON array. */
 int mpdev_usr_crc(const struct mp_device *d, const char *name, uint32_t *crc);
 
+/* ---- events recorded as they come (for any fsg_config or fsg_pack) ---- */
+/* Each event is copied whole, its name duplicated; clear frees them. */
+struct rec {
+    struct fsg_event *v;
+    size_t n, cap;
+};
+void rec_on_event(void *ctx, const struct fsg_event *ev);
+void rec_clear(struct rec *r);
+size_t rec_count(const struct rec *r, int kind);
+/* The first event of kind with this name, or NULL. */
+const struct fsg_event *rec_find(const struct rec *r, int kind, const char *name);
+
 /* The hash of len bytes, and as QuecPython writes it. */
 uint32_t mp_crc(const void *data, size_t len);
 const char *mp_hash_str(const void *data, size_t len, char out[FSG_HASH_STRLEN]);

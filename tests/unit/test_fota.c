@@ -40,58 +40,6 @@ static uint32_t crc_str(const char *s)
 }
 
 /* Events with every field an update sets (memport's fixture keeps fewer). */
-struct rev {
-    int kind;
-    char *name;
-    int protect, refusal, defect, type;
-    uint32_t recorded;
-};
-
-struct rec {
-    struct rev *v;
-    size_t n, cap;
-};
-
-static void on_ev(void *ctx, const struct fsg_event *ev)
-{
-    struct rec *r = ctx;
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 16;
-        r->v = realloc(r->v, r->cap * sizeof *r->v);
-    }
-    struct rev *e = &r->v[r->n++];
-    memset(e, 0, sizeof *e);
-    e->kind = ev->kind;
-    e->name = ev->name != NULL ? xstrdup(ev->name) : NULL;
-    e->protect = ev->protect;
-    e->refusal = ev->refusal;
-    e->defect = ev->defect;
-    e->type = ev->type;
-    e->recorded = ev->recorded;
-}
-
-static void rec_clear(struct rec *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        free(r->v[i].name);
-    r->n = 0;
-}
-
-static size_t rec_count(const struct rec *r, int kind)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < r->n; i++)
-        n += r->v[i].kind == kind;
-    return n;
-}
-
-static const struct rev *rec_find(const struct rec *r, int kind, const char *name)
-{
-    for (size_t i = 0; i < r->n; i++)
-        if (r->v[i].kind == kind && r->v[i].name != NULL && strcmp(r->v[i].name, name) == 0)
-            return &r->v[i];
-    return NULL;
-}
 
 /* A device and the events it heard. */
 struct fx {
@@ -140,7 +88,7 @@ static void fx_init(struct fx *f)
 {
     memset(f, 0, sizeof *f);
     mpdev_init(&f->d);
-    f->d.cfg.on_event = on_ev;
+    f->d.cfg.on_event = rec_on_event;
     f->d.cfg.event_ctx = &f->ev;
     mpdev_add_str(&f->d, "/usr/main.py", MAIN_OLD);
     mpdev_add_str(&f->d, "/usr/cfg/app.json", APP_OLD);
@@ -435,7 +383,7 @@ static void test_multi_file(void)
 
     /* One event per file, with how it stands. */
     CHECK_EQ_INT(rec_count(&f.ev, FSG_EVENT_FOTA), 4);
-    const struct rev *e = rec_find(&f.ev, FSG_EVENT_FOTA, "/usr/main.py");
+    const struct fsg_event *e = rec_find(&f.ev, FSG_EVENT_FOTA, "/usr/main.py");
     CHECK(e != NULL && e->protect == FSG_FOTA_PROTECTED && e->recorded == crc_str(MAIN_NEW));
     e = rec_find(&f.ev, FSG_EVENT_FOTA, "/usr/big.bin");
     CHECK(e != NULL && e->protect == FSG_FOTA_PROTECTED &&
@@ -498,7 +446,7 @@ static void test_small_cases(void)
     CHECK_EQ_INT(fsg_fota_commit(tx, &rep), 0);
     CHECK_EQ_INT(rep.protected_files, 1);
     CHECK_EQ_INT(rep.newly_protected, 1);
-    const struct rev *e = rec_find(&f.ev, FSG_EVENT_FOTA, "/usr/cfg/app.json");
+    const struct fsg_event *e = rec_find(&f.ev, FSG_EVENT_FOTA, "/usr/cfg/app.json");
     CHECK(e != NULL && e->protect == FSG_FOTA_PROTECTED);
     CHECK(file_is_str(f.d.usr, "cfg/app.json", APP_NEW));
     CHECK(file_is(f.d.usr, "empty.txt", "", 0));
@@ -913,7 +861,7 @@ static void test_boot_committed(void)
     CHECK(found);
     CHECK_EQ_INT(table_size(&f.d), 5);
     CHECK_EQ_INT(rec_count(&f.ev, FSG_EVENT_FOTA), 3);
-    const struct rev *e = rec_find(&f.ev, FSG_EVENT_FOTA, "/usr/n/new.txt");
+    const struct fsg_event *e = rec_find(&f.ev, FSG_EVENT_FOTA, "/usr/n/new.txt");
     CHECK(e != NULL && e->protect == FSG_FOTA_NEWLY_PROTECTED && e->recorded == crc_str(PLAIN));
     e = rec_find(&f.ev, FSG_EVENT_FOTA, "/usr/main.py");
     CHECK(e != NULL && e->protect == FSG_FOTA_PROTECTED);
@@ -1202,7 +1150,7 @@ static void test_apply(void)
     table_crc(&f.d, "/usr/newdir/x.txt", &found);
     CHECK(!found);
     CHECK_EQ_INT(table_size(&f.d), 5);
-    const struct rev *e = rec_find(&f.ev, FSG_EVENT_FOTA, "/usr/main.py");
+    const struct fsg_event *e = rec_find(&f.ev, FSG_EVENT_FOTA, "/usr/main.py");
     CHECK(e != NULL && e->protect == FSG_FOTA_PROTECTED);
     e = rec_find(&f.ev, FSG_EVENT_FOTA, "/usr/cfg/app.json");
     CHECK(e != NULL && e->protect == FSG_FOTA_PROTECTED);
@@ -1302,7 +1250,7 @@ static void test_apply_refusals(void)
         CHECK_EQ_INT(err, FSG_ERR_INVAL);
         CHECK_EQ_INT(rep.committed, 0);
         CHECK_EQ_INT(rep.files, 0);
-        const struct rev *e = rec_find(&f.ev, FSG_EVENT_REFUSED, p);
+        const struct fsg_event *e = rec_find(&f.ev, FSG_EVENT_REFUSED, p);
         CHECK(e != NULL);
         if (e == NULL)
             fprintf(stderr, "  (%s: no REFUSED event for %s)\n", cases[i].what, p);

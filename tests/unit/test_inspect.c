@@ -13,14 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    memcpy(d, s, n);
-    return d;
-}
-
 static uint32_t crc_of(const void *data, size_t len)
 {
     return fsg_crc32(FSG_CRC_INIT, data, len);
@@ -28,68 +20,6 @@ static uint32_t crc_of(const void *data, size_t len)
 
 /* ---- events, every field inspect sets ---- */
 
-struct rev {
-    int kind;
-    char *name;
-    int status, problem, error, has_actual, source, defect, type;
-    uint32_t expected, actual, recorded;
-    unsigned long index;
-    uint64_t size;
-};
-
-struct rec {
-    struct rev *v;
-    size_t n, cap;
-};
-
-static void on_ev(void *ctx, const struct fsg_event *ev)
-{
-    struct rec *r = ctx;
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 16;
-        r->v = realloc(r->v, r->cap * sizeof *r->v);
-    }
-    struct rev *e = &r->v[r->n++];
-    memset(e, 0, sizeof *e);
-    e->kind = ev->kind;
-    e->name = ev->name != NULL ? xstrdup(ev->name) : NULL;
-    e->status = ev->status;
-    e->problem = ev->problem;
-    e->error = ev->error;
-    e->has_actual = ev->has_actual;
-    e->source = ev->source;
-    e->defect = ev->defect;
-    e->type = ev->type;
-    e->expected = ev->expected;
-    e->actual = ev->actual;
-    e->recorded = ev->recorded;
-    e->index = ev->index;
-    e->size = ev->size;
-}
-
-static void rec_clear(struct rec *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        free(r->v[i].name);
-    free(r->v);
-    memset(r, 0, sizeof *r);
-}
-
-static size_t rec_count(const struct rec *r, int kind)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < r->n; i++)
-        n += r->v[i].kind == kind;
-    return n;
-}
-
-static const struct rev *rec_find(const struct rec *r, int kind, const char *name)
-{
-    for (size_t i = 0; i < r->n; i++)
-        if (r->v[i].kind == kind && r->v[i].name != NULL && strcmp(r->v[i].name, name) == 0)
-            return &r->v[i];
-    return NULL;
-}
 
 /* ---- the device ---- */
 
@@ -208,7 +138,7 @@ static int run_inspect(struct dev *d, int source, int other_null, struct rec *r,
         else
             cfg.bak = NULL;
     }
-    cfg.on_event = on_ev;
+    cfg.on_event = rec_on_event;
     cfg.event_ctx = r;
     memport_reset_ops(d->usr);
     memport_reset_ops(d->bak);
@@ -244,7 +174,7 @@ static void check_file_events_ok(const struct rec *r, unsigned long listed)
 {
     CHECK_EQ_INT(rec_count(r, FSG_EVENT_FILE), listed);
     for (size_t i = 0; i < r->n; i++) {
-        const struct rev *e = &r->v[i];
+        const struct fsg_event *e = &r->v[i];
         if (e->kind != FSG_EVENT_FILE)
             continue;
         const struct tfile *f = file_named(e->name);
@@ -314,7 +244,7 @@ static void test_clean(void)
             check_file_events_ok(&r, d.listed);
             CHECK_EQ_INT(rec_count(&r, FSG_EVENT_UNLISTED), d.unprotected);
             for (size_t i = 0; i < NFILES; i++) {
-                const struct rev *e = rec_find(&r, FSG_EVENT_UNLISTED, files[i].path);
+                const struct fsg_event *e = rec_find(&r, FSG_EVENT_UNLISTED, files[i].path);
                 if (files[i].protect || all) {
                     CHECK(e == NULL);
                 } else {
@@ -388,7 +318,7 @@ static void test_damage(void)
             CHECK_EQ_INT(rep.bad_entries, 0);
             uint64_t clean = src == FSG_SOURCE_BAK ? d.rep.bak_bytes : d.rep.usr_bytes;
             CHECK_EQ_INT(rep.total_bytes, clean - bytes_delta);
-            const struct rev *e = rec_find(&r, FSG_EVENT_FILE, "/usr/lib/util.py");
+            const struct fsg_event *e = rec_find(&r, FSG_EVENT_FILE, "/usr/lib/util.py");
             CHECK(e != NULL);
             if (e != NULL) {
                 CHECK_EQ_INT(e->status, FSG_STATUS_FAILED);
@@ -430,7 +360,7 @@ static void test_damage(void)
         CHECK_EQ_INT(run_inspect(&d, src, 1, &r, &rep), 0);
         CHECK_EQ_INT(rep.damaged, 2);
         CHECK_EQ_INT(rep.ok, d.listed - 2);
-        const struct rev *e = rec_find(&r, FSG_EVENT_FILE, "/usr/lib/sub/deep.py");
+        const struct fsg_event *e = rec_find(&r, FSG_EVENT_FILE, "/usr/lib/sub/deep.py");
         CHECK(e != NULL && e->problem == FSG_PROBLEM_UNSAFE_PATH && e->error == FSG_ERR_LOOP);
         e = rec_find(&r, FSG_EVENT_UNLISTED, path);
         CHECK(e != NULL && e->type == FSG_TYPE_LINK);
@@ -447,7 +377,7 @@ static void test_unlisted(void)
     struct rec r = {0};
     struct fsg_inspect_report rep;
     struct dev d;
-    const struct rev *e;
+    const struct fsg_event *e;
 
     dev_init(&d, 0, 1);
     memport_put_str(d.bak, "usr/stray.py", "stray");              /* 5 bytes */
@@ -594,7 +524,7 @@ static void test_bad_entries(void)
                                FSG_DEFECT_NO_NAME, FSG_DEFECT_NOT_OBJECT,
                                FSG_DEFECT_HASH_BAD};
         for (unsigned long idx = 2; idx <= 6; idx++) {
-            const struct rev *e = NULL;
+            const struct fsg_event *e = NULL;
             for (size_t i = 0; i < r.n; i++)
                 if (r.v[i].kind == FSG_EVENT_ENTRY && r.v[i].index == idx)
                     e = &r.v[i];
@@ -713,7 +643,7 @@ static void test_faults(void)
             memport_fail_kind(mp, MP_OP_READ, n, FSG_ERR_IO, 1);
             int ret = run_inspect(&d, src, 1, &r, &rep);
             if (ret == 0 && rep.damaged >= 1) {
-                const struct rev *e = rec_find(&r, FSG_EVENT_FILE, "/usr/big.bin");
+                const struct fsg_event *e = rec_find(&r, FSG_EVENT_FILE, "/usr/big.bin");
                 if (e != NULL && e->problem == FSG_PROBLEM_UNREADABLE && e->error == FSG_ERR_IO)
                     found = 1;
             }
@@ -786,7 +716,7 @@ static void test_nomem(void)
         cfg.bak = memport_port(d.bak);
         cfg.alloc = t_alloc;
         cfg.alloc_ctx = &a;
-        cfg.on_event = on_ev;
+        cfg.on_event = rec_on_event;
         cfg.event_ctx = &r;
         CHECK_EQ_INT(fsg_inspect(&cfg, sources[si], &rep), 0);
         CHECK_EQ_INT(a.live, 0);
@@ -837,7 +767,7 @@ static void test_bad_args(void)
     nolist.list = NULL;
     cfg.bak = &nolist;
     memport_reset_ops(d.bak);
-    cfg.on_event = on_ev;
+    cfg.on_event = rec_on_event;
     cfg.event_ctx = &r;
     CHECK(fsg_inspect(&cfg, FSG_SOURCE_BAK, &rep) < 0);
     CHECK_EQ_INT(memport_mutating_calls(d.bak), 0);

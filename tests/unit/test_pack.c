@@ -25,62 +25,6 @@ static char *xstrdup(const char *s)
 }
 
 /* Events, with every field pack sets (memport's fixture keeps fewer). */
-struct rev {
-    int kind;
-    char *name;
-    int error, defect, refusal, type, protect;
-    uint32_t recorded;
-    uint64_t size;
-};
-
-struct rec {
-    struct rev *v;
-    size_t n, cap;
-};
-
-static void on_ev(void *ctx, const struct fsg_event *ev)
-{
-    struct rec *r = ctx;
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 16;
-        r->v = realloc(r->v, r->cap * sizeof *r->v);
-    }
-    struct rev *e = &r->v[r->n++];
-    memset(e, 0, sizeof *e);
-    e->kind = ev->kind;
-    e->name = ev->name != NULL ? xstrdup(ev->name) : NULL;
-    e->error = ev->error;
-    e->defect = ev->defect;
-    e->refusal = ev->refusal;
-    e->type = ev->type;
-    e->protect = ev->protect;
-    e->recorded = ev->recorded;
-    e->size = ev->size;
-}
-
-static void rec_clear(struct rec *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        free(r->v[i].name);
-    free(r->v);
-    memset(r, 0, sizeof *r);
-}
-
-static size_t rec_count(const struct rec *r, int kind)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < r->n; i++)
-        n += r->v[i].kind == kind;
-    return n;
-}
-
-static const struct rev *rec_find(const struct rec *r, int kind, const char *name)
-{
-    for (size_t i = 0; i < r->n; i++)
-        if (r->v[i].kind == kind && r->v[i].name != NULL && strcmp(r->v[i].name, name) == 0)
-            return &r->v[i];
-    return NULL;
-}
 
 /* A file of the project tree. */
 struct tfile {
@@ -199,7 +143,7 @@ static void opts_init(struct fsg_pack *o, struct ports *p, struct rec *r)
     o->usr = memport_port(p->usr);
     o->bak = memport_port(p->bak);
     o->enable = 1;
-    o->on_event = on_ev;
+    o->on_event = rec_on_event;
     o->event_ctx = r;
 }
 
@@ -395,7 +339,7 @@ static void test_pack_tree(void)
     for (size_t i = 0; i < NTREE; i++) {
         char name[1024];
         snprintf(name, sizeof name, "/usr/%s", tree[i].path);
-        const struct rev *e = rec_find(&r, FSG_EVENT_PACKED, name);
+        const struct fsg_event *e = rec_find(&r, FSG_EVENT_PACKED, name);
         CHECK(e != NULL);
         if (e == NULL) {
             fprintf(stderr, "  no PACKED event for %s\n", name);
@@ -767,7 +711,7 @@ static void expect_refused(const struct refusal_case *k)
     CHECK_EQ_INT(rec_count(&r, FSG_EVENT_REFUSED), 1);
     CHECK_EQ_INT(rec_count(&r, FSG_EVENT_PLANNED), 0);
     CHECK_EQ_INT(rec_count(&r, FSG_EVENT_PACKED), 0);
-    const struct rev *e = rec_find(&r, FSG_EVENT_REFUSED, k->path);
+    const struct fsg_event *e = rec_find(&r, FSG_EVENT_REFUSED, k->path);
     CHECK(e != NULL);
     if (e != NULL) {
         CHECK_EQ_INT(e->refusal, k->refusal);
@@ -900,7 +844,7 @@ static void test_pack_refusals_all(void)
     CHECK_EQ_INT(fsg_pack(&o, &rep), FSG_ERR_INVAL);
     CHECK_EQ_INT(rep.refused, 7);
     CHECK_EQ_INT(rec_count(&r, FSG_EVENT_REFUSED), 7);
-    const struct rev *e;
+    const struct fsg_event *e;
     CHECK((e = rec_find(&r, FSG_EVENT_REFUSED, "a-link")) != NULL && e->refusal == FSG_REFUSAL_LINK);
     CHECK((e = rec_find(&r, FSG_EVENT_REFUSED, "lib/fifo")) != NULL &&
           e->refusal == FSG_REFUSAL_SPECIAL);
@@ -994,7 +938,7 @@ static void test_pack_unreadable(void)
     o.src = &w.port;
     reset_all(&p);
     CHECK_EQ_INT(fsg_pack(&o, &rep), FSG_ERR_INVAL);
-    const struct rev *e = rec_find(&r, FSG_EVENT_REFUSED, "lib/ok.py");
+    const struct fsg_event *e = rec_find(&r, FSG_EVENT_REFUSED, "lib/ok.py");
     CHECK(e != NULL && e->refusal == FSG_REFUSAL_UNREADABLE && e->error == FSG_ERR_ACCES);
     check_no_writes(p.usr);
     check_no_writes(p.bak);
@@ -1252,7 +1196,7 @@ static void test_pack_source_faults(void)
             if (ret == 0) {
                 /* nothing more to check than below */
             } else if (ret == FSG_ERR_INVAL) {
-                const struct rev *e = NULL;
+                const struct fsg_event *e = NULL;
                 for (size_t i = 0; i < r.n; i++)
                     if (r.v[i].kind == FSG_EVENT_REFUSED)
                         e = &r.v[i];
@@ -1433,7 +1377,7 @@ static void test_pack_grown_before_hash(void)
         uint64_t delta = strlen(grown) - strlen("print(1)\n");
         CHECK_EQ_INT(rep.usr_bytes, need.usr_bytes + delta);
         CHECK_EQ_INT(rep.bak_bytes, need.bak_bytes + delta);
-        const struct rev *e = rec_find(&r, FSG_EVENT_PACKED, "/usr/main.py");
+        const struct fsg_event *e = rec_find(&r, FSG_EVENT_PACKED, "/usr/main.py");
         CHECK(e != NULL && e->size == strlen(grown));
         if (rep.usr_bytes != need.usr_bytes + delta)
             fprintf(stderr, "  (grown file: usr_bytes %llu, usr content is %llu)\n",
