@@ -3,11 +3,15 @@
 #   make test   install missing Debian packages, build, run every test, then
 #               again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-deep  the power-loss sweeps with more seeds and fault kinds
+#   make fuzz   the libFuzzer targets, FUZZ_SECONDS each (clang)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = boot name
 JOBS ?= 2
 
-.PHONY: all deps build test test-asan test-deep demo install clean
+.PHONY: all deps build test test-asan test-deep fuzz demo install clean
 
 all: build
 
@@ -21,6 +25,7 @@ build: deps
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFSG_SANITIZE=ON
@@ -31,6 +36,22 @@ test-asan: deps
 test-deep: build
 	FSG_CRASH_DEEP=1 ctest --test-dir $(BUILD) --output-on-failure -R '^crash' -j $(JOBS)
 
+# Each target starts from a copy of its corpus (tests/fuzz/corpus/T); a
+# crash stops make and leaves the input in $(FUZZ_BUILD): keep it in the
+# corpus, and it replays in every test build from then on.
+fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	  -DFSG_TESTS=OFF -DFSG_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t && cp tests/fuzz/corpus/$$t/* $(FUZZ_BUILD)/corpus/$$t/ && \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS) s" && \
+	  (cd $(FUZZ_BUILD) && ./tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -print_final_stats=0 corpus/$$t 2>&1 | tail -n 3) && \
+	  test "$$(ls $(FUZZ_BUILD)/crash-* $(FUZZ_BUILD)/leak-* $(FUZZ_BUILD)/timeout-* 2>/dev/null)" = "" \
+	  || { echo "fuzz_$$t found a problem: see $(FUZZ_BUILD)"; exit 1; }; \
+	done
+
 demo: build
 	bash scripts/demo.sh $(BUILD)/fsguard
 
@@ -38,4 +59,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) demo-device
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) demo-device
