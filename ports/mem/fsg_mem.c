@@ -539,6 +539,15 @@ static int walk(const struct fsg_mem *m, const char *path, uint32_t *dir, const 
     }
 }
 
+/* A checked path's parent directory and last component. */
+static int locate(const struct fsg_mem *m, const char *path, uint32_t *dir, const char **base,
+                  size_t *blen)
+{
+    if (!path_ok(path, false))
+        return FSG_ERR_INVAL;
+    return walk(m, path, dir, base, blen);
+}
+
 /* The node at path (valid; "" is the root). */
 static int resolve(const struct fsg_mem *m, const char *path, uint32_t *out)
 {
@@ -813,9 +822,7 @@ static int mem_remove(void *ctx, const char *path)
 
     if (err < 0)
         return err;
-    if (!path_ok(path, false))
-        return FSG_ERR_INVAL;
-    err = walk(m, path, &dir, &base, &blen);
+    err = locate(m, path, &dir, &base, &blen);
     if (err < 0)
         return err;
     ino = lookup(m, dir, base, blen);
@@ -840,15 +847,15 @@ static int mem_rename(void *ctx, const char *from, const char *to)
 
     if (err < 0)
         return err;
-    if (!path_ok(from, false) || !path_ok(to, false))
+    if (!path_ok(to, false))
         return FSG_ERR_INVAL;
-    err = walk(m, from, &sd, &sb, &sbl);
+    err = locate(m, from, &sd, &sb, &sbl);
     if (err < 0)
         return err;
     src = lookup(m, sd, sb, sbl);
     if (src == NONE)
         return FSG_ERR_NOENT;
-    err = walk(m, to, &dd, &db, &dbl);
+    err = locate(m, to, &dd, &db, &dbl);
     if (err < 0)
         return err;
     if (N(m, src)->type == FSG_TYPE_DIR)
@@ -875,9 +882,7 @@ static int mem_mkdir(void *ctx, const char *path)
 
     if (err < 0)
         return err;
-    if (!path_ok(path, false))
-        return FSG_ERR_INVAL;
-    err = walk(m, path, &dir, &base, &blen);
+    err = locate(m, path, &dir, &base, &blen);
     if (err < 0)
         return err;
     if (lookup(m, dir, base, blen) != NONE)
@@ -1263,9 +1268,7 @@ int fsg_mem_remove(struct fsg_mem *m, const char *path)
     const char *base;
     size_t blen;
 
-    if (!path_ok(path, false))
-        return FSG_ERR_INVAL;
-    int err = walk(m, path, &dir, &base, &blen);
+    int err = locate(m, path, &dir, &base, &blen);
     if (err < 0)
         return err;
     if (lookup(m, dir, base, blen) == NONE)
