@@ -512,7 +512,8 @@ struct fsg_fota_report {
  * with FSG_ERR_NOSPC and nothing changed.
  *
  * begin fails with FSG_ERR_BUSY when a committed update is unfinished (boot
- * finishes it). add fails with FSG_ERR_BADNAME for a name fsg_name_check
+ * finishes it), and with FSG_ERR_NOTSUP when the user partition's port has
+ * no list, remove or rename (the staging area is swept by listing it). add fails with FSG_ERR_BADNAME for a name fsg_name_check
  * refuses, FSG_ERR_EXIST for a name added twice. commit fails with
  * FSG_ERR_ISDIR when a target is a directory. Errors stick: every later
  * call returns the first.

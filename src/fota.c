@@ -281,11 +281,13 @@ static int clear_area(struct fsg_ctx *c, bool restore, unsigned long *moved)
 {
     int type;
 
+    /* Without a listing nothing can be swept; fsg_fota_begin refuses such
+     * ports, so no update of theirs ever leaves anything here. */
+    if (c->usr->list == NULL || c->usr->remove == NULL)
+        return 0;
     int found = probe(c->usr, FSG_FOTA_DIR, &type);
     if (found <= 0 || type != FSG_TYPE_DIR)
         return found;
-    if (c->usr->list == NULL || c->usr->remove == NULL)
-        return FSG_ERR_NOTSUP;
     struct sweep s = {c, FOTA_OLD, restore, 0, 0};
     int err = 0;
     if (restore)
@@ -492,6 +494,11 @@ int fsg_fota_begin(const struct fsg_config *cfg, struct fsg_fota **out)
     *out = NULL;
     if (err < 0)
         return err;
+    /* The staging area is swept and, if need be, put back by listing it. */
+    if (c.usr->list == NULL || c.usr->remove == NULL || c.usr->rename == NULL) {
+        fsg_ctx_fini(&c);
+        return FSG_ERR_NOTSUP;
+    }
     int busy = probe(c.usr, FOTA_JOURNAL, NULL);
     if (busy != 0) {
         fsg_ctx_fini(&c);

@@ -1398,8 +1398,30 @@ static void test_protection_kept(void)
     fx_free(&f);
 }
 
+/* A port without list cannot hold an update: begin refuses it. */
+static void test_needs_list(void)
+{
+    struct mp_device d;
+    struct fsg_fota *tx = NULL;
+    mpdev_init(&d);
+    mpdev_add_str(&d, "/usr/a.py", "a\n");
+    mpdev_save(&d);
+    struct fsg_port nolist = *d.cfg.usr;
+    nolist.list = NULL;
+    struct fsg_config cfg = d.cfg;
+    cfg.usr = &nolist;
+    CHECK_EQ_INT(fsg_fota_begin(&cfg, &tx), FSG_ERR_NOTSUP);
+    CHECK(tx == NULL);
+    CHECK_EQ_INT(memport_mutating_calls(d.usr), 0);
+    struct fsg_report r;
+    CHECK_EQ_INT(fsg_boot(&cfg, 0, &r), 0); /* boot still works without list */
+    CHECK_EQ_INT(fsg_report_exit_code(&r), 0);
+    mpdev_free(&d);
+}
+
 int main(void)
 {
+    test_needs_list();
     fill(big_old, sizeof big_old, 1);
     fill(big_new, sizeof big_new, 2);
     test_multi_file();
