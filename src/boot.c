@@ -22,18 +22,6 @@ static bool dry(const struct boot *b)
     return (b->flags & FSG_DRY_RUN) != 0;
 }
 
-/* Maps a stat/open/read error of a user file to what the report calls it. */
-static int problem_of(int err)
-{
-    switch (err) {
-    case FSG_ERR_NOENT: return FSG_PROBLEM_MISSING;
-    case FSG_ERR_ISDIR:
-    case FSG_ERR_NOTREG: return FSG_PROBLEM_NOT_REGULAR;
-    case FSG_ERR_LOOP:
-    case FSG_ERR_NOTDIR: return FSG_PROBLEM_UNSAFE_PATH;
-    default: return FSG_PROBLEM_UNREADABLE;
-    }
-}
 
 /* Copies the backup copy of e into place in the user partition, verifying
  * on the way that the bytes read from the backup match the backup
@@ -51,6 +39,18 @@ static int restore(struct boot *b, const char *name, const struct fsg_entry *be,
     int err;
 
     err = fsg_bak_path(name, bpath, sizeof bpath);
+    if (err == 0 && dry(b)) {
+        /* Verify the backup copy as a boot would, writing nothing. */
+        uint32_t h;
+        err = fsg_hash_file(c, bak, bpath, &h);
+        if (err == 0 && h != be->crc) {
+            *failure = FSG_FAILURE_BAK_DAMAGED;
+            return FSG_ERR_CORRUPT;
+        }
+        if (err < 0)
+            *failure = err == FSG_ERR_NOENT ? FSG_FAILURE_BAK_MISSING : FSG_FAILURE_BAK_UNREADABLE;
+        return err;
+    }
     if (err == 0)
         err = bak->stat(bak->ctx, bpath, &st);
     if (err == 0 && st.type != FSG_TYPE_REG)
@@ -60,24 +60,6 @@ static int restore(struct boot *b, const char *name, const struct fsg_entry *be,
     if (err < 0) {
         *failure = err == FSG_ERR_NOENT ? FSG_FAILURE_BAK_MISSING : FSG_FAILURE_BAK_UNREADABLE;
         return err;
-    }
-
-    if (dry(b)) {
-        /* Verify the backup copy the same way, writing nothing. */
-        uint32_t h = FSG_CRC_INIT;
-        long n;
-        while ((n = bak->read(bak->ctx, f, c->buf, c->buf_size)) > 0)
-            h = fsg_crc32(h, c->buf, (size_t)n);
-        (void)bak->close(bak->ctx, f);
-        if (n < 0) {
-            *failure = FSG_FAILURE_BAK_UNREADABLE;
-            return (int)n;
-        }
-        if (h != be->crc) {
-            *failure = FSG_FAILURE_BAK_DAMAGED;
-            return FSG_ERR_CORRUPT;
-        }
-        return 0;
     }
 
     err = fsg_mkdirs(c->usr, path);
@@ -166,7 +148,7 @@ static void check_one(struct boot *b, struct fsg_entry *e, bool added)
         }
         ev.problem = FSG_PROBLEM_MISMATCH;
     } else {
-        ev.problem = problem_of(err);
+        ev.problem = fsg_problem_of(err);
         ev.error = err;
     }
 

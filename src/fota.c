@@ -225,7 +225,6 @@ static int sync_parent(const struct fsg_port *p, const char *path);
 
 struct sweep {
     struct fsg_ctx *c;
-    const char *prefix;      /* only below this (FOTA_OLD: move back) */
     bool restore;            /* move old/PATH back to PATH */
     unsigned long moved;
     int err;
@@ -288,7 +287,7 @@ static int clear_area(struct fsg_ctx *c, bool restore, unsigned long *moved)
     int found = probe(c->usr, FSG_FOTA_DIR, &type);
     if (found <= 0 || type != FSG_TYPE_DIR)
         return found;
-    struct sweep s = {c, FOTA_OLD, restore, 0, 0};
+    struct sweep s = {c, restore, 0, 0};
     int err = 0;
     if (restore)
         err = fsg_walk(c, c->usr, FSG_FOTA_DIR, sweep_entry, NULL, &s);

@@ -140,6 +140,9 @@ bool fsg_err_transient(int err);
 /* The same, also giving the number of bytes hashed. */
 int fsg_hash_file_size(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
                        uint32_t *crc, uint64_t *size);
+/* What a failed hash of a file (fsg_hash_file's error) says is wrong with
+ * it: enum fsg_problem. */
+int fsg_problem_of(int err);
 /* Creates the parent directories of path in port, each synced into its
  * parent. */
 int fsg_mkdirs(const struct fsg_port *p, const char *path);
@@ -223,7 +226,6 @@ int fsg_tree_plan(struct fsg_plan *pl);
 void fsg_tree_free(struct fsg_plan *pl);
 
 /* Port call helpers: FSG_ERR_NOTSUP where the port lacks the callback. */
-int fsg_port_stat(const struct fsg_port *p, const char *path, struct fsg_stat *st);
 int fsg_port_remove(const struct fsg_port *p, const char *path);
 
 #endif

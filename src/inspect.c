@@ -69,7 +69,6 @@ static void check_listed(struct insp *in, const struct fsg_entry *e)
 {
     char path[FSG_PATH_BUF];
     struct fsg_event ev;
-    struct fsg_stat st;
     uint32_t h;
 
     memset(&ev, 0, sizeof ev);
@@ -83,19 +82,14 @@ static void check_listed(struct insp *in, const struct fsg_entry *e)
     else
         memcpy(path, fsg_usr_path(e->name), strlen(fsg_usr_path(e->name)) + 1);
     if (err == 0)
-        err = fsg_hash_file(in->c, in->port, path, &h);
-    if (err == 0 && in->port->stat(in->port->ctx, path, &st) == 0)
-        ev.size = st.size;
+        err = fsg_hash_file_size(in->c, in->port, path, &h, &ev.size);
     if (err == 0) {
         ev.actual = h;
         ev.has_actual = 1;
         ev.problem = h == e->crc ? FSG_PROBLEM_NONE : FSG_PROBLEM_MISMATCH;
     } else {
         ev.error = err;
-        ev.problem = err == FSG_ERR_NOENT                           ? FSG_PROBLEM_MISSING
-                     : (err == FSG_ERR_ISDIR || err == FSG_ERR_NOTREG) ? FSG_PROBLEM_NOT_REGULAR
-                     : (err == FSG_ERR_LOOP || err == FSG_ERR_NOTDIR)  ? FSG_PROBLEM_UNSAFE_PATH
-                                                                      : FSG_PROBLEM_UNREADABLE;
+        ev.problem = fsg_problem_of(err);
     }
     ev.status = ev.problem == FSG_PROBLEM_NONE ? FSG_STATUS_OK : FSG_STATUS_FAILED;
     if (ev.status == FSG_STATUS_OK)

@@ -93,9 +93,16 @@ void fsg_ctx_fini(struct fsg_ctx *c)
     c->own_buf = NULL;
 }
 
-int fsg_port_stat(const struct fsg_port *p, const char *path, struct fsg_stat *st)
+int fsg_problem_of(int err)
 {
-    return p->stat(p->ctx, path, st);
+    switch (err) {
+    case FSG_ERR_NOENT: return FSG_PROBLEM_MISSING;
+    case FSG_ERR_ISDIR:
+    case FSG_ERR_NOTREG: return FSG_PROBLEM_NOT_REGULAR;
+    case FSG_ERR_LOOP:
+    case FSG_ERR_NOTDIR: return FSG_PROBLEM_UNSAFE_PATH;
+    default: return FSG_PROBLEM_UNREADABLE;
+    }
 }
 
 int fsg_port_remove(const struct fsg_port *p, const char *path)
