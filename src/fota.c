@@ -221,8 +221,6 @@ out:
 
 /* ---- clearing the staging area ---- */
 
-static int sync_parent(const struct fsg_port *p, const char *path);
-
 struct sweep {
     struct fsg_ctx *c;
     bool restore;            /* move old/PATH back to PATH */
@@ -244,7 +242,7 @@ static int sweep_entry(void *arg, const char *path, int type)
             /* A file the update created: it goes, as it was not there. */
             int err = p->remove(p->ctx, full + gl);
             if (err == 0)
-                err = sync_parent(p, full + gl);
+                err = fsg_sync_parent(p, full + gl);
             if (err < 0 && err != FSG_ERR_NOENT && s->err == 0)
                 s->err = err;
             return 0;
@@ -255,13 +253,8 @@ static int sweep_entry(void *arg, const char *path, int type)
         int err = fsg_mkdirs(p, target);
         if (err == 0)
             err = p->rename(p->ctx, full, target);
-        if (err == 0 && p->syncdir != NULL) {
-            char dir[FSG_PATH_BUF];
-            size_t dl = fsg_dir_len(target);
-            memcpy(dir, target, dl);
-            dir[dl] = '\0';
-            err = p->syncdir(p->ctx, dir);
-        }
+        if (err == 0)
+            err = fsg_sync_parent(p, target);
         if (err < 0 && s->err == 0)
             s->err = err;
         if (err == 0)
@@ -304,17 +297,6 @@ static int clear_area(struct fsg_ctx *c, bool restore, unsigned long *moved)
 
 /* ---- rolling forward ---- */
 
-static int sync_parent(const struct fsg_port *p, const char *path)
-{
-    char dir[FSG_PATH_BUF];
-    size_t dl = fsg_dir_len(path);
-    if (p->syncdir == NULL)
-        return 0;
-    memcpy(dir, path, dl);
-    dir[dl] = '\0';
-    return p->syncdir(p->ctx, dir);
-}
-
 /* Puts one staged file in place, setting the target aside first. */
 static int place(struct fsg_ctx *c, const struct ffile *f)
 {
@@ -352,7 +334,7 @@ static int place(struct fsg_ctx *c, const struct ffile *f)
                 err = err == 0 ? cerr : err;
             }
             if (err == 0)
-                err = sync_parent(p, gone);
+                err = fsg_sync_parent(p, gone);
             if (err < 0)
                 return err;
         }
@@ -364,7 +346,7 @@ static int place(struct fsg_ctx *c, const struct ffile *f)
         if (err == 0)
             err = p->rename(p->ctx, target, old);
         if (err == 0)
-            err = sync_parent(p, old);
+            err = fsg_sync_parent(p, old);
         if (err < 0)
             return err;
     }
@@ -372,9 +354,9 @@ static int place(struct fsg_ctx *c, const struct ffile *f)
     if (err == 0)
         err = p->rename(p->ctx, staged, target);
     if (err == 0)
-        err = sync_parent(p, target);
+        err = fsg_sync_parent(p, target);
     if (err == 0)
-        err = sync_parent(p, staged);
+        err = fsg_sync_parent(p, staged);
     return err;
 }
 
@@ -391,13 +373,13 @@ static int roll_forward(struct fsg_ctx *c, const struct ffile *f, size_t n)
     if (has_table > 0) {
         err = p->rename(p->ctx, FOTA_TABLE_NEW, FSG_MANIFEST_NAME);
         if (err == 0)
-            err = sync_parent(p, FSG_MANIFEST_NAME);
+            err = fsg_sync_parent(p, FSG_MANIFEST_NAME);
     }
     /* The end of the transaction; what is left is only to be cleared. */
     if (err == 0)
         err = p->remove(p->ctx, FOTA_JOURNAL);
     if (err == 0)
-        err = sync_parent(p, FOTA_JOURNAL);
+        err = fsg_sync_parent(p, FOTA_JOURNAL);
     if (err == 0)
         err = clear_area(c, false, NULL);
     for (size_t i = 0; i < n && err == 0; i++)
@@ -463,7 +445,7 @@ int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *fil
         if (has_table > 0) {
             err = c->usr->rename(c->usr->ctx, FOTA_TABLE_OLD, FSG_MANIFEST_NAME);
             if (err == 0)
-                err = sync_parent(c->usr, FSG_MANIFEST_NAME);
+                err = fsg_sync_parent(c->usr, FSG_MANIFEST_NAME);
         }
         if (err == 0)
             err = clear_area(c, false, NULL);

@@ -143,6 +143,9 @@ int fsg_hash_file_size(struct fsg_ctx *c, const struct fsg_port *port, const cha
 /* What a failed hash of a file (fsg_hash_file's error) says is wrong with
  * it: enum fsg_problem. */
 int fsg_problem_of(int err);
+/* Syncs the directory holding path ("" for the root), making creations,
+ * renames and removals in it durable; 0 where the port has no syncdir. */
+int fsg_sync_parent(const struct fsg_port *p, const char *path);
 /* Creates the parent directories of path in port, each synced into its
  * parent. */
 int fsg_mkdirs(const struct fsg_port *p, const char *path);

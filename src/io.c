@@ -189,6 +189,20 @@ static int hash_once(struct fsg_ctx *c, const struct fsg_port *port, const char 
     return 0;
 }
 
+int fsg_sync_parent(const struct fsg_port *p, const char *path)
+{
+    char dir[FSG_PATH_BUF];
+    size_t dlen = fsg_dir_len(path);
+
+    if (p->syncdir == NULL)
+        return 0;
+    if (dlen >= sizeof dir)
+        return FSG_ERR_NAMETOOLONG;
+    memcpy(dir, path, dlen);
+    dir[dlen] = '\0';
+    return p->syncdir(p->ctx, dir);
+}
+
 int fsg_mkdirs(const struct fsg_port *p, const char *path)
 {
     char dir[FSG_PATH_BUF];
@@ -214,14 +228,9 @@ int fsg_mkdirs(const struct fsg_port *p, const char *path)
             if (p->mkdir == NULL)
                 return FSG_ERR_NOTSUP;
             err = p->mkdir(p->ctx, dir);
-            if (err == 0 && p->syncdir != NULL) {
-                /* Make the new directory's entry durable in its parent. */
-                char parent[FSG_PATH_BUF];
-                size_t plen = fsg_dir_len(dir);
-                memcpy(parent, dir, plen);
-                parent[plen] = '\0';
-                err = p->syncdir(p->ctx, parent);
-            }
+            /* Make the new directory's entry durable in its parent. */
+            if (err == 0)
+                err = fsg_sync_parent(p, dir);
         } else if (err == 0 && st.type != FSG_TYPE_DIR) {
             err = st.type == FSG_TYPE_LINK ? FSG_ERR_LOOP : FSG_ERR_NOTDIR;
         }
@@ -308,7 +317,6 @@ int fsg_atomic_seal(struct fsg_atomic *a)
 int fsg_atomic_publish(struct fsg_atomic *a)
 {
     const struct fsg_port *p = a->port;
-    char dir[FSG_PATH_BUF];
 
     int err = p->rename(p->ctx, a->tmp, a->path);
     if (err < 0) {
@@ -316,12 +324,7 @@ int fsg_atomic_publish(struct fsg_atomic *a)
         return err;
     }
     a->tmp[0] = '\0';
-    if (p->syncdir == NULL)
-        return 0;
-    size_t dlen = fsg_dir_len(a->path);
-    memcpy(dir, a->path, dlen);
-    dir[dlen] = '\0';
-    return p->syncdir(p->ctx, dir);
+    return fsg_sync_parent(p, a->path);
 }
 
 int fsg_atomic_commit(struct fsg_atomic *a)
