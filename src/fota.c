@@ -319,22 +319,21 @@ static int place(struct fsg_ctx *c, const struct ffile *f)
         /* Mark the target as new, durably, before it appears: abandoning
          * the update removes it again. */
         char gone[FSG_PATH_BUF];
-        void *mf;
         err = area_path(FOTA_GONE, f->name, gone, sizeof gone);
         int marked = err < 0 ? err : probe(p, gone, NULL);
         if (marked < 0)
             return marked;
         if (!marked) {
+            /* An empty file, written as every file is. */
+            struct fsg_atomic a;
             err = fsg_mkdirs(p, gone);
-            if (err == 0)
-                err = p->open(p->ctx, gone, FSG_OPEN_CREATE, &mf);
             if (err == 0) {
-                err = p->sync(p->ctx, mf);
-                int cerr = p->close(p->ctx, mf);
-                err = err == 0 ? cerr : err;
+                err = fsg_atomic_begin(&a, c, p, gone);
+                if (err == 0)
+                    err = fsg_atomic_commit(&a);
+                else
+                    fsg_atomic_abort(&a);
             }
-            if (err == 0)
-                err = fsg_sync_parent(p, gone);
             if (err < 0)
                 return err;
         }

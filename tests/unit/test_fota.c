@@ -752,7 +752,9 @@ static void make_committed(struct fx *f, unsigned long place_renames)
     CHECK_EQ_INT(stage_str(tx, "/usr/cfg/app.json", 0, APP_NEW), 0);
     CHECK_EQ_INT(stage_str(tx, "/usr/n/new.txt", 1, PLAIN), 0);
     /* Renames from here: the last staged file, checksum.json.old,
-     * checksum.json.new, the journal (the commit point), then placing. */
+     * checksum.json.new, the journal (the commit point), then placing: two
+     * for a file set aside and replaced (main.py, cfg/app.json), two for a
+     * created one (its gone/ marker, then the file: n/new.txt). */
     memport_fail_kind(f->d.usr, MP_OP_RENAME, 4 + place_renames + 1, FSG_ERR_IO, 1);
     memset(&rep, 0x55, sizeof rep);
     CHECK_EQ_INT(fsg_fota_commit(tx, &rep), FSG_ERR_IO);
@@ -1075,7 +1077,7 @@ static void test_boot_damaged(void)
      * file the update created goes (it was marked in gone/ first). */
     fx_init(&f);
     table = xstrdup(memport_get(f.d.usr, "checksum.json", NULL));
-    make_committed(&f, 5);
+    make_committed(&f, 6);
     CHECK(file_is_str(f.d.usr, "n/new.txt", PLAIN));
     damage_journal(&f, 1);
     fx_reset(&f);
