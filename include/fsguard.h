@@ -64,7 +64,9 @@ enum fsg_error {
     FSG_ERR_NOTREG      = -201,  /* not a regular file (symlink, device, ...) */
     FSG_ERR_BADNAME     = -202,  /* not a valid protected-file name */
     FSG_ERR_NOTPROTECTED= -203,  /* the file has no entry in checksum.json */
-    FSG_ERR_MISMATCH    = -204   /* data read back differs from data written */
+    FSG_ERR_MISMATCH    = -204,  /* data read back differs from data written */
+    FSG_ERR_SIGNATURE   = -205   /* the backup checksum.json's signature is
+                                    missing or wrong (see report->signature) */
 };
 
 /* A short English description of an FSG_ERR_* code ("no space left on
@@ -98,6 +100,21 @@ char *fsg_hash_format(uint32_t crc, char out[FSG_HASH_STRLEN]);
  * FSG_ERR_CORRUPT when the string is not such a hash. */
 int fsg_hash_parse(const char *s, uint32_t *crc);
 
+/* Strong hashes. Early QuecPython firmware stored {"name": ..., "sha256":
+ * "<64 lowercase hex>"}; an entry may carry "crc32", "sha256" or both, and
+ * every hash it carries must match. */
+enum fsg_hash_kind {
+    FSG_HASH_CRC32  = 1,
+    FSG_HASH_SHA256 = 2
+};
+#define FSG_SHA256_LEN 32
+#define FSG_SHA256_STRLEN 65      /* 64 hex digits and a NUL */
+
+/* Writes a SHA-256 as 64 lowercase hex digits into out. Returns out. */
+char *fsg_sha256_format(const unsigned char sha[FSG_SHA256_LEN], char out[FSG_SHA256_STRLEN]);
+/* Parses exactly 64 hex digits (either case). Returns 0, or FSG_ERR_CORRUPT. */
+int fsg_sha256_parse(const char *s, unsigned char sha[FSG_SHA256_LEN]);
+
 /* ------------------------------------------------------------------------ */
 /* Names.                                                                   */
 
@@ -120,11 +137,14 @@ enum fsg_defect {
     FSG_DEFECT_NAME_LONG,      /* longer than FSG_NAME_MAX or FSG_SEGMENT_MAX */
     FSG_DEFECT_NAME_CHARS,     /* a control character, backslash or invalid UTF-8 */
     FSG_DEFECT_NAME_RESERVED,  /* checksum.json itself, or a temporary name */
-    FSG_DEFECT_NO_HASH,        /* no "crc32" key */
-    FSG_DEFECT_HASH_TYPE,      /* "crc32" is not a string */
-    FSG_DEFECT_HASH_BAD,       /* "crc32" is not a hex value of 32 bits */
+    FSG_DEFECT_NO_HASH,        /* neither a "crc32" nor a "sha256" key */
+    FSG_DEFECT_HASH_TYPE,      /* "crc32" or "sha256" is not a string */
+    FSG_DEFECT_HASH_BAD,       /* "crc32" is not a hex value of 32 bits, or
+                                  "sha256" not 64 hex digits */
     FSG_DEFECT_DUPLICATE,      /* an earlier entry has the same name */
-    FSG_DEFECT_PENDING_BAD     /* "fsg_pending" is not a 32-bit hex string */
+    FSG_DEFECT_PENDING_BAD     /* "fsg_pending" or "fsg_pending_sha256" is
+                                  malformed, or they do not carry the same
+                                  kinds of hash as the entry */
 };
 
 /* A short English description of a defect ("name is not under /usr/"). */
@@ -227,7 +247,10 @@ enum fsg_failure {
     FSG_FAILURE_BAK_UNREADABLE,/* the backup copy could not be read (see error) */
     FSG_FAILURE_BLOCKED,       /* a directory stands where the file goes, or a
                                   parent is a link or file */
-    FSG_FAILURE_WRITE          /* writing the user partition failed (see error) */
+    FSG_FAILURE_WRITE,         /* writing the user partition failed (see error) */
+    FSG_FAILURE_WEAK_HASH      /* the backup table is signed, but its entry
+                                  has no "sha256": a CRC-32 can be forged, so
+                                  it cannot vouch for the copy */
 };
 
 /* What boot did with an edit that fsg_put had not finished. */
@@ -287,10 +310,17 @@ struct fsg_event {
     int problem;               /* enum fsg_problem */
     int failure;               /* enum fsg_failure */
     int error;                 /* FSG_ERR_* behind problem or failure, or 0 */
-    uint32_t expected;         /* hash checksum.json holds for the file */
-    uint32_t actual;           /* hash of the user file as found (if read) */
+    unsigned hashes;           /* FILE, PACKED: the kinds of hash the entry
+                                  carries afterwards (enum fsg_hash_kind) */
+    uint32_t expected;         /* crc32 checksum.json holds for the file (if
+                                  hashes has FSG_HASH_CRC32) */
+    uint32_t actual;           /* crc32 of the user file as found (if read) */
     int has_actual;
-    uint32_t recorded;         /* hash checksum.json holds afterwards */
+    uint32_t recorded;         /* crc32 checksum.json holds afterwards */
+    const unsigned char *sha_expected; /* sha256 checksum.json holds, or NULL */
+    const unsigned char *sha_actual;   /* sha256 of the file as found, or NULL
+                                  (computed only for entries with a sha256) */
+    const unsigned char *sha_recorded; /* sha256 checksum.json holds afterwards */
     int entry_added;           /* the entry was missing from the user manifest
                                   and was put back from the backup's */
     int hash_only;             /* the content already was the factory copy:
@@ -333,6 +363,29 @@ struct fsg_config {
 
     /* Largest checksum.json accepted, in bytes; 0 means 64 MiB. */
     uint64_t manifest_max;
+
+    /* Ed25519 public key (FSG_PUBKEY_LEN bytes) the backup checksum.json
+     * must be signed with, or NULL to trust the backup partition as it is.
+     * With a key, the backup table is used only if /bak/checksum.json.sig
+     * holds its valid signature by that key, and a backup copy is restored
+     * only if its entry carries a "sha256" (a CRC-32 can be forged). */
+    const unsigned char *pubkey;
+};
+
+#define FSG_PUBKEY_LEN 32
+#define FSG_SECKEY_LEN 64
+#define FSG_SIG_NAME "checksum.json.sig"
+
+/* What became of the backup table's signature check (enum fsg_signature). */
+enum fsg_signature {
+    FSG_SIG_UNCHECKED = 0,     /* no key configured */
+    FSG_SIG_GOOD,              /* signed by the configured key */
+    FSG_SIG_MISSING,           /* /bak/checksum.json.sig does not exist */
+    FSG_SIG_MALFORMED,         /* it is not "ed25519 PUBKEY SIGNATURE" in hex */
+    FSG_SIG_UNREADABLE,        /* reading it failed (see signature_error) */
+    FSG_SIG_WRONG_KEY,         /* it names another key than the configured one */
+    FSG_SIG_BAD                /* it does not match checksum.json: the table
+                                  (or the signature) was altered */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -366,6 +419,8 @@ struct fsg_report {
     uint64_t usr_manifest_offset; /* byte where its JSON broke */
     int bak_manifest_error;    /* why the backup manifest was unusable, or 0 */
     uint64_t bak_manifest_offset;
+    int signature;             /* enum fsg_signature (with cfg->pubkey) */
+    int signature_error;       /* FSG_ERR_* behind FSG_SIG_UNREADABLE */
     unsigned long files;       /* protected files checked */
     unsigned long ok, restored, failed;
     unsigned long entries_added;   /* entries put back from the backup */
@@ -387,14 +442,19 @@ enum fsg_boot_flags {
  * The boot-time check and restore.
  *  1. If /bak/backup_restore.json is missing, invalid or disabled: nothing
  *     is done; report->feature says why; returns 0.
+ *  0. With cfg->pubkey, /bak/checksum.json and its signature are checked
+ *     before anything else, the switch included: a missing or wrong
+ *     signature writes nothing, sets report->signature and returns
+ *     FSG_ERR_SIGNATURE. The table is parsed from the very bytes verified.
  *  2. /bak/checksum.json is read. If it is missing or not a JSON array the
  *     backup is unusable: nothing is written; returns its error and sets
  *     report->bak_manifest_error.
  *  3. /usr/checksum.json is read; missing, it is copied from the backup;
  *     unreadable or invalid, it is rebuilt from the backup.
- *  4. Every protected file is hashed. A missing, damaged or non-regular one
- *     is restored from its backup copy, but only if that copy matches the
- *     backup manifest's hash; the restored file is read back and verified
+ *  4. Every protected file is hashed (CRC-32, and SHA-256 for entries that
+ *     carry one). A missing, damaged or non-regular one is restored from its
+ *     backup copy, but only if that copy matches every hash of its backup
+ *     manifest entry; the restored file is read back and verified
  *     before it replaces the target. Otherwise it is left alone and FAILED.
  *  5. Bad entries are reported and skipped; no file stops the pass.
  *  6. Entries of the backup manifest missing from the user's are put back.
@@ -545,6 +605,14 @@ struct fsg_pack {
     void *protect_ctx;
 
     int enable;                   /* backup_restore.json's "enable": 0 or 1 */
+    unsigned hashes;              /* kinds each entry carries (enum
+                                     fsg_hash_kind bits); 0 means CRC-32 only,
+                                     what QuecPython's runtime reads */
+    /* Ed25519 secret key (FSG_SECKEY_LEN bytes, as fsg_key_parse gives it)
+     * to sign the backup checksum.json with, written beside it as
+     * checksum.json.sig; NULL for none. Signing needs FSG_HASH_SHA256 in
+     * hashes (FSG_ERR_INVAL otherwise): a signed CRC-32 can be forged. */
+    const unsigned char *sign_key;
     uint64_t usr_limit;           /* partition sizes in bytes; 0: no limit */
     uint64_t bak_limit;
 
@@ -586,11 +654,39 @@ struct fsg_pack_report {
  */
 int fsg_pack(const struct fsg_pack *opt, struct fsg_pack_report *report);
 
+/*
+ * Keys for signed backups: Ed25519 (RFC 8032) through libsodium. The
+ * signature file /bak/checksum.json.sig is one line of text,
+ *     ed25519 <public key: 64 hex digits> <signature: 128 hex digits>
+ * a plain Ed25519 signature of checksum.json's bytes, as any Ed25519 tool
+ * makes and checks. A key file is one line too:
+ *     fsguard-ed25519-secret <seed: 64 hex digits>
+ *     fsguard-ed25519-public <public key: 64 hex digits>
+ */
+#define FSG_KEY_STRLEN 96         /* room for a key file's line, newline, NUL */
+
+/* Makes a new key pair from the system's random source. Returns 0, or
+ * FSG_ERR_IO when no randomness can be had. */
+int fsg_keygen(unsigned char pk[FSG_PUBKEY_LEN], unsigned char sk[FSG_SECKEY_LEN]);
+/* Writes a key file's text (with its newline) into out: the secret one from
+ * sk when secret is non-zero, else the public one from pk. Returns out. */
+char *fsg_key_format(int secret, const unsigned char *key, char out[FSG_KEY_STRLEN]);
+/* Parses a key file's text (len bytes; trailing white space allowed).
+ * *secret tells which kind it was. A secret key fills key with
+ * FSG_SECKEY_LEN bytes (pk, when not NULL, gets its public half); a public
+ * key fills key with FSG_PUBKEY_LEN bytes. Returns 0 or FSG_ERR_CORRUPT. */
+int fsg_key_parse(const char *text, size_t len, int *secret, unsigned char key[FSG_SECKEY_LEN],
+                  unsigned char pk[FSG_PUBKEY_LEN]);
+
 struct fsg_inspect_report {
     int feature;                  /* backup partition: enum fsg_feature */
     int feature_error;
     int manifest_error;           /* checksum.json unusable: why, else 0 */
     uint64_t manifest_offset;     /* byte where its JSON broke */
+    int signature;                /* backup partition with cfg->pubkey: enum
+                                     fsg_signature (FSG_ERR_SIGNATURE unless
+                                     GOOD, nothing else checked) */
+    int signature_error;
     unsigned long listed;         /* valid entries */
     unsigned long ok;             /* listed files present and matching */
     unsigned long damaged;        /* listed files missing, differing, unreadable */

@@ -3,7 +3,7 @@
 # but only those that are missing. Packages come from Debian's archive only.
 set -euo pipefail
 
-packages=(cmake make gcc libc6-dev pkg-config libcjson-dev libdeflate-dev python3
+packages=(cmake make gcc libc6-dev pkg-config libcjson-dev libdeflate-dev libsodium-dev python3
           clang libclang-rt-14-dev)
 
 missing=()

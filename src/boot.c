@@ -41,9 +41,9 @@ static int restore(struct boot *b, const char *name, const struct fsg_entry *be,
     err = fsg_bak_path(name, bpath, sizeof bpath);
     if (err == 0 && dry(b)) {
         /* Verify the backup copy as a boot would, writing nothing. */
-        uint32_t h;
-        err = fsg_hash_file(c, bak, bpath, &h);
-        if (err == 0 && h != be->crc) {
+        struct fsg_sum h;
+        err = fsg_hash_file(c, bak, bpath, be->sum.kinds, &h);
+        if (err == 0 && !fsg_sum_match(&be->sum, &h)) {
             *failure = FSG_FAILURE_BAK_DAMAGED;
             return FSG_ERR_CORRUPT;
         }
@@ -78,7 +78,9 @@ static int restore(struct boot *b, const char *name, const struct fsg_entry *be,
         return err;
     }
     long n;
+    struct fsg_sum got;
     *failure = FSG_FAILURE_WRITE;
+    fsg_atomic_want(&a, be->sum.kinds);
     while ((n = bak->read(bak->ctx, f, c->buf, c->buf_size)) > 0) {
         err = fsg_atomic_write(&a, c->buf, (size_t)n);
         if (err < 0)
@@ -91,9 +93,12 @@ static int restore(struct boot *b, const char *name, const struct fsg_entry *be,
     } else if (err == 0 && cerr < 0) {
         err = cerr;
         *failure = FSG_FAILURE_BAK_UNREADABLE;
-    } else if (err == 0 && a.crc != be->crc) {
-        err = FSG_ERR_CORRUPT;
-        *failure = FSG_FAILURE_BAK_DAMAGED;
+    } else if (err == 0) {
+        fsg_atomic_sum(&a, &got);
+        if (!fsg_sum_match(&be->sum, &got)) {
+            err = FSG_ERR_CORRUPT;
+            *failure = FSG_FAILURE_BAK_DAMAGED;
+        }
     }
     if (err < 0) {
         fsg_atomic_abort(&a);
@@ -116,35 +121,40 @@ static void check_one(struct boot *b, struct fsg_entry *e, bool added)
 {
     struct fsg_ctx *c = &b->c;
     struct fsg_event ev;
-    uint32_t h = 0;
+    struct fsg_sum want = e->sum, got;
+    const struct fsg_entry *be = fsg_manifest_find(&b->bak, e->name);
 
     memset(&ev, 0, sizeof ev);
+    memset(&got, 0, sizeof got);
     ev.kind = FSG_EVENT_FILE;
     ev.name = e->name;
-    ev.expected = e->crc;
-    ev.recorded = e->crc;
+    ev.expected = want.crc;
+    ev.sha_expected = want.kinds & FSG_HASH_SHA256 ? want.sha : NULL;
     ev.entry_added = added;
     b->r->files++;
 
-    int err = fsg_hash_file(c, c->usr, fsg_usr_path(e->name), &h);
+    /* One read gives every hash any decision below may need. */
+    unsigned kinds = want.kinds | e->pend.kinds | (be != NULL ? be->sum.kinds : 0u);
+    int err = fsg_hash_file(c, c->usr, fsg_usr_path(e->name), kinds, &got);
     if (err == 0) {
-        ev.actual = h;
+        ev.actual = got.crc;
         ev.has_actual = 1;
-        if (h == e->crc || (e->has_pending && h == e->pending)) {
+        ev.sha_actual = got.kinds & FSG_HASH_SHA256 ? got.sha : NULL;
+        bool now = fsg_sum_match(&want, &got);
+        if (now || (e->pend.kinds != 0 && fsg_sum_match(&e->pend, &got))) {
             /* An edit fsg_put left unfinished ends here: the file holds
              * either the old content or the new, and both are legitimate. */
-            if (e->has_pending) {
-                ev.pending = h == e->crc ? FSG_PENDING_DISCARDED : FSG_PENDING_COMMITTED;
-                e->crc = h;
-                e->has_pending = false;
+            if (e->pend.kinds != 0) {
+                ev.pending = now ? FSG_PENDING_DISCARDED : FSG_PENDING_COMMITTED;
+                if (!now)
+                    e->sum = e->pend;
+                memset(&e->pend, 0, sizeof e->pend);
                 b->dirty = true;
                 b->r->edits_finished++;
             }
             ev.status = FSG_STATUS_OK;
-            ev.recorded = e->crc;
             b->r->ok++;
-            fsg_emit(c, &ev);
-            return;
+            goto emit;
         }
         ev.problem = FSG_PROBLEM_MISMATCH;
     } else {
@@ -152,7 +162,6 @@ static void check_one(struct boot *b, struct fsg_entry *e, bool added)
         ev.error = err;
     }
 
-    const struct fsg_entry *be = fsg_manifest_find(&b->bak, e->name);
     if (be == NULL) {
         ev.status = FSG_STATUS_FAILED;
         ev.failure = FSG_FAILURE_NO_ENTRY;
@@ -161,7 +170,12 @@ static void check_one(struct boot *b, struct fsg_entry *e, bool added)
          * a file will not be walked through: fail before writing anything. */
         ev.status = FSG_STATUS_FAILED;
         ev.failure = FSG_FAILURE_BLOCKED;
-    } else if (ev.has_actual && h == be->crc) {
+    } else if (c->cfg->pubkey != NULL && !(be->sum.kinds & FSG_HASH_SHA256)) {
+        /* A signed table vouches for a copy only through a hash that
+         * cannot be forged. */
+        ev.status = FSG_STATUS_FAILED;
+        ev.failure = FSG_FAILURE_WEAK_HASH;
+    } else if (ev.has_actual && fsg_sum_match(&be->sum, &got)) {
         /* The file already holds the factory content the backup manifest
          * vouches for (a legitimate edit was undone, or calc never ran for
          * a revert): correct the hash, do not rewrite the file. */
@@ -181,20 +195,23 @@ static void check_one(struct boot *b, struct fsg_entry *e, bool added)
     }
     if (ev.status == FSG_STATUS_RESTORED) {
         b->r->restored++;
-        if (e->has_pending) {
+        if (e->pend.kinds != 0) {
             ev.pending = FSG_PENDING_DISCARDED;
-            e->has_pending = false;
+            memset(&e->pend, 0, sizeof e->pend);
             b->dirty = true;
             b->r->edits_finished++;
         }
-        if (e->crc != be->crc) {
-            e->crc = be->crc;
+        if (!fsg_sum_equal(&e->sum, &be->sum)) {
+            e->sum = be->sum;
             b->dirty = true;
         }
-        ev.recorded = e->crc;
     } else {
         b->r->failed++;
     }
+emit:
+    ev.hashes = e->sum.kinds;
+    ev.recorded = e->sum.crc;
+    ev.sha_recorded = e->sum.kinds & FSG_HASH_SHA256 ? e->sum.sha : NULL;
     fsg_emit(c, &ev);
 }
 
@@ -292,12 +309,30 @@ static int load_usr(struct boot *b)
     return 0;
 }
 
+static int load_bak(struct boot *b)
+{
+    uint64_t off = 0;
+    int err = fsg_bak_load(&b->c, &b->bak, &off, &b->r->signature, &b->r->signature_error);
+    if (err < 0 && err != FSG_ERR_SIGNATURE) {
+        b->r->bak_manifest_error = err;
+        b->r->bak_manifest_offset = off;
+    }
+    return err;
+}
+
 static int boot_run(struct boot *b)
 {
     struct fsg_ctx *c = &b->c;
     struct fsg_report *r = b->r;
     int err;
 
+    /* With a key, the backup is judged before anything is written: a
+     * table that is not signed by it stops the run here. */
+    if (c->cfg->pubkey != NULL) {
+        err = load_bak(b);
+        if (err < 0)
+            return err;
+    }
     /* An update under way is settled first, whatever the switch says: the
      * files must be all old or all new before anything reads them. */
     err = fsg_fota_recover(c, dry(b), &r->fota, &r->fota_files);
@@ -307,14 +342,10 @@ static int boot_run(struct boot *b)
     if (r->feature != FSG_FEATURE_ENABLED)
         return 0;
 
-    uint64_t off = 0;
-    err = fsg_manifest_load(c, c->bak, FSG_SOURCE_BAK, &b->bak, &off);
-    if (err == 0)
-        err = fsg_manifest_index(c, &b->bak, FSG_SOURCE_BAK);
-    if (err < 0) {
-        r->bak_manifest_error = err;
-        r->bak_manifest_offset = off;
-        return err;
+    if (c->cfg->pubkey == NULL) {
+        err = load_bak(b);
+        if (err < 0)
+            return err;
     }
     for (size_t i = 0; i < b->bak.n; i++)
         if (!b->bak.v[i].valid)

@@ -18,11 +18,9 @@ int fsg_load_usr(struct fsg_ctx *c, struct fsg_manifest *m, bool *seeded)
     *seeded = false;
     int err = fsg_manifest_load(c, c->usr, FSG_SOURCE_USR, m, &off);
     if (err == FSG_ERR_NOENT) {
-        err = fsg_manifest_load(c, c->bak, FSG_SOURCE_BAK, &bak, &off);
+        err = fsg_bak_load(c, &bak, &off, NULL, NULL);
         if (err == FSG_ERR_NOENT)
             err = FSG_ERR_NOTPROTECTED; /* no table anywhere: nothing is protected */
-        if (err == 0)
-            err = fsg_manifest_index(c, &bak, FSG_SOURCE_BAK);
         if (err == 0)
             err = fsg_manifest_seed(c, m, &bak);
         fsg_manifest_free(c, &bak);
@@ -38,7 +36,7 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
     struct fsg_ctx c;
     struct fsg_manifest m;
     bool seeded;
-    uint32_t h;
+    struct fsg_sum h;
 
     memset(&m, 0, sizeof m);
     int err = fsg_ctx_init(&c, cfg);
@@ -56,19 +54,21 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
         err = FSG_ERR_NOTPROTECTED;
         goto out;
     }
-    err = fsg_hash_file(&c, c.usr, fsg_usr_path(name), &h);
+    /* The entry keeps the kinds of hash it has: a sha256 stays a sha256. */
+    err = fsg_hash_file(&c, c.usr, fsg_usr_path(name), e->sum.kinds, &h);
     if (err == FSG_ERR_ISDIR)
         err = FSG_ERR_NOTREG; /* as documented: anything but a regular file */
     if (err < 0)
         goto out;
-    if (h != e->crc || e->has_pending || seeded) {
-        e->crc = h;
-        e->has_pending = false;
+    *crc = h.crc;
+    fsg_sum_keep(&h, e->sum.kinds);
+    if (!fsg_sum_equal(&h, &e->sum) || e->pend.kinds != 0 || seeded) {
+        e->sum = h;
+        memset(&e->pend, 0, sizeof e->pend);
         err = fsg_manifest_save(&c, c.usr, &m);
         if (err < 0)
             goto out;
     }
-    *crc = h;
 out:
     fsg_manifest_free(&c, &m);
     fsg_ctx_fini(&c);
@@ -105,8 +105,11 @@ int fsg_put_begin(const struct fsg_config *cfg, const char *name, struct fsg_put
     /* Refuse early what commit would refuse: an unprotected name. */
     if (err == 0)
         err = fsg_load_usr(&c, &m, &seeded);
-    if (err == 0 && fsg_manifest_find(&m, name) == NULL)
+    const struct fsg_entry *e = err == 0 ? fsg_manifest_find(&m, name) : NULL;
+    if (err == 0 && e == NULL)
         err = FSG_ERR_NOTPROTECTED;
+    /* The new content is hashed as it streams, in the entry's kinds. */
+    unsigned kinds = e != NULL ? e->sum.kinds : 0u;
     fsg_manifest_free(&c, &m);
     struct fsg_put *p = err == 0 ? fsg_alloc(&c, sizeof *p) : NULL;
     if (err == 0 && p == NULL)
@@ -127,6 +130,7 @@ int fsg_put_begin(const struct fsg_config *cfg, const char *name, struct fsg_put
         put_free(p);
         return err;
     }
+    fsg_atomic_want(&p->a, kinds);
     *out = p;
     return 0;
 }
@@ -167,12 +171,23 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
         fsg_atomic_abort(&p->a);
         goto out;
     }
-    uint32_t h = p->a.crc, old = e->crc;
-    bool record = h != e->crc || e->has_pending || seeded;
+    struct fsg_sum h, old = e->sum;
+    fsg_atomic_sum(&p->a, &h);
+    uint32_t newcrc = h.crc;
+    if ((h.kinds & e->sum.kinds) != e->sum.kinds) {
+        /* The table changed between begin and commit to want a hash that
+         * was not computed: hash the sealed temporary file again. */
+        err = fsg_hash_file(c, c->usr, p->a.tmp, e->sum.kinds, &h);
+        if (err < 0) {
+            fsg_atomic_abort(&p->a);
+            goto out;
+        }
+    }
+    fsg_sum_keep(&h, e->sum.kinds);
+    bool record = !fsg_sum_equal(&h, &e->sum) || e->pend.kinds != 0 || seeded;
     /* 2. The new hash, pending: from here a boot accepts either file. */
     if (record) {
-        e->has_pending = true;
-        e->pending = h;
+        e->pend = h;
         err = fsg_manifest_save(c, c->usr, &m);
         if (err < 0) {
             fsg_atomic_abort(&p->a);
@@ -188,8 +203,8 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
          * hash must stay, for the boot to accept either. */
         bool renamed = p->a.tmp[0] == '\0';
         if (record && !renamed) {
-            e->has_pending = false;
-            e->crc = old;
+            memset(&e->pend, 0, sizeof e->pend);
+            e->sum = old;
             (void)fsg_manifest_save(c, c->usr, &m);
         }
         goto out;
@@ -197,12 +212,12 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
     /* 4. The hash committed. Should this write fail, the new file is in
      *    place with its hash pending, and the next boot commits it. */
     if (record) {
-        e->crc = h;
-        e->has_pending = false;
+        e->sum = h;
+        memset(&e->pend, 0, sizeof e->pend);
         err = fsg_manifest_save(c, c->usr, &m);
     }
     if (err == 0 && crc != NULL)
-        *crc = h;
+        *crc = newcrc;
 out:
     fsg_manifest_free(c, &m);
     put_free(p);

@@ -35,7 +35,8 @@
 
 struct ffile {
     char *name;         /* "/usr/..." */
-    uint32_t crc;
+    struct fsg_sum sum; /* of the new content: CRC-32 and SHA-256 (a journal
+                           written before fsguard knew sha256: CRC-32 only) */
     int protect;        /* enum fsg_fota_protect, as decided at commit */
 };
 
@@ -78,13 +79,14 @@ static int probe(const struct fsg_port *p, const char *path, int *type)
     return 1;
 }
 
-static void emit_fota(struct fsg_ctx *c, const char *name, uint32_t crc, int protect)
+static void emit_fota(struct fsg_ctx *c, const char *name, const struct fsg_sum *sum,
+                      int protect)
 {
     struct fsg_event ev;
     memset(&ev, 0, sizeof ev);
     ev.kind = FSG_EVENT_FOTA;
     ev.name = name;
-    ev.recorded = crc;
+    ev.recorded = sum->crc;
     ev.protect = protect;
     fsg_emit(c, &ev);
 }
@@ -94,13 +96,15 @@ static void emit_fota(struct fsg_ctx *c, const char *name, uint32_t crc, int pro
 /* The journal's "files" array as text; its CRC is the journal's check. */
 static char *files_json(const struct ffile *f, size_t n)
 {
-    char h[FSG_HASH_STRLEN];
+    char h[FSG_SHA256_STRLEN];
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; arr != NULL && i < n; i++) {
         cJSON *e = cJSON_CreateObject();
         if (e == NULL || !cJSON_AddItemToArray(arr, e) ||
             cJSON_AddStringToObject(e, "name", f[i].name) == NULL ||
-            cJSON_AddStringToObject(e, "crc32", fsg_hash_format(f[i].crc, h)) == NULL ||
+            cJSON_AddStringToObject(e, "crc32", fsg_hash_format(f[i].sum.crc, h)) == NULL ||
+            ((f[i].sum.kinds & FSG_HASH_SHA256) &&
+             cJSON_AddStringToObject(e, "sha256", fsg_sha256_format(f[i].sum.sha, h)) == NULL) ||
             cJSON_AddNumberToObject(e, "protect", f[i].protect) == NULL) {
             cJSON_Delete(arr);
             return NULL;
@@ -184,12 +188,20 @@ static int read_journal(struct fsg_ctx *c, struct ffile **out, size_t *count)
     {
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "name"));
         const char *crc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "crc32"));
+        cJSON *sha = cJSON_GetObjectItemCaseSensitive(e, "sha256");
         cJSON *prot = cJSON_GetObjectItemCaseSensitive(e, "protect");
         if (name == NULL || crc == NULL || !cJSON_IsNumber(prot) ||
-            fsg_name_check(name) != FSG_DEFECT_NONE)
+            (sha != NULL && !cJSON_IsString(sha)) || fsg_name_check(name) != FSG_DEFECT_NONE)
             goto out;
+        memset(&f[n].sum, 0, sizeof f[n].sum);
         f[n].protect = prot->valueint;
-        if (fsg_hash_parse(crc, &f[n].crc) < 0 || f[n].protect < FSG_FOTA_UNPROTECTED ||
+        f[n].sum.kinds = FSG_HASH_CRC32;
+        if (sha != NULL) {
+            if (fsg_sha256_parse(sha->valuestring, f[n].sum.sha) < 0)
+                goto out;
+            f[n].sum.kinds |= FSG_HASH_SHA256;
+        }
+        if (fsg_hash_parse(crc, &f[n].sum.crc) < 0 || f[n].protect < FSG_FOTA_UNPROTECTED ||
             f[n].protect > FSG_FOTA_NEWLY_PROTECTED)
             goto out;
         f[n].name = fsg_strdup(c, name);
@@ -382,7 +394,7 @@ static int roll_forward(struct fsg_ctx *c, const struct ffile *f, size_t n)
     if (err == 0)
         err = clear_area(c, false, NULL);
     for (size_t i = 0; i < n && err == 0; i++)
-        emit_fota(c, f[i].name, f[i].crc, f[i].protect);
+        emit_fota(c, f[i].name, &f[i].sum, f[i].protect);
     return err;
 }
 
@@ -510,7 +522,7 @@ static int end_file(struct fsg_fota *tx)
         fsg_atomic_abort(&tx->a);
         return tx->err;
     }
-    tx->files[tx->n - 1].crc = tx->a.crc;
+    fsg_atomic_sum(&tx->a, &tx->files[tx->n - 1].sum);
     tx->err = fsg_atomic_commit(&tx->a);
     return tx->err;
 }
@@ -547,6 +559,8 @@ int fsg_fota_add(struct fsg_fota *tx, const char *name, int protect)
         fsg_atomic_abort(&tx->a);
         return tx->err = err;
     }
+    /* Both hashes: which one each entry wants is known only at commit. */
+    fsg_atomic_want(&tx->a, FSG_HASH_CRC32 | FSG_HASH_SHA256);
     tx->staging = true;
     return 0;
 }
@@ -625,8 +639,10 @@ int fsg_fota_commit(struct fsg_fota *tx, struct fsg_fota_report *r)
         err = fsg_load_usr(c, &m, &seeded);
     if (err == 0)
         err = fsg_manifest_save_as(c, c->usr, FOTA_TABLE_OLD, &m);
-    if (err == 0 && fsg_manifest_load(c, c->bak, FSG_SOURCE_BAK, &bak, NULL) == 0)
-        err = fsg_manifest_index(c, &bak, FSG_SOURCE_BAK);
+    if (err == 0 && fsg_bak_load(c, &bak, NULL, NULL, NULL) < 0)
+        fsg_manifest_free(c, &bak); /* no usable backup table: none */
+    /* New entries get the kinds of hash the table already uses. */
+    unsigned kinds = fsg_manifest_kinds(&m);
     for (size_t i = 0; i < tx->n && err == 0; i++) {
         struct ffile *f = &tx->files[i];
         struct fsg_entry *e = fsg_manifest_find(&m, f->name);
@@ -635,8 +651,10 @@ int fsg_fota_commit(struct fsg_fota *tx, struct fsg_fota_report *r)
             r->protected_files++;
         } else if (e != NULL) {
             /* A protected file stays protected, with its new hash. */
-            e->crc = f->crc;
-            e->has_pending = false;
+            unsigned had = e->sum.kinds;
+            e->sum = f->sum;
+            fsg_sum_keep(&e->sum, had);
+            memset(&e->pend, 0, sizeof e->pend);
             f->protect = FSG_FOTA_PROTECTED;
             r->protected_files++;
         } else if (f->protect == FSG_FOTA_NEWLY_PROTECTED) {
@@ -657,7 +675,9 @@ int fsg_fota_commit(struct fsg_fota *tx, struct fsg_fota_report *r)
         } else if (f->protect != FSG_FOTA_NEWLY_PROTECTED) {
             continue;
         }
-        struct fsg_entry ne = {.name = f->name, .crc = f->crc, .valid = true};
+        struct fsg_entry ne = {.name = f->name, .sum = f->sum, .valid = true};
+        const struct fsg_entry *be = fsg_manifest_find(&bak, f->name);
+        fsg_sum_keep(&ne.sum, kinds | (be != NULL ? be->sum.kinds : 0u));
         err = fsg_manifest_append(c, &m, &ne);
     }
     fsg_manifest_free(c, &bak);

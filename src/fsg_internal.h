@@ -52,18 +52,51 @@ void fsg_emit(struct fsg_ctx *c, const struct fsg_event *ev);
  * base must never be). */
 void fsg_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 
+/* ---- hashes (digest.c) ---- */
+
+/* The hashes of one content: kinds says which are set (enum fsg_hash_kind
+ * bits). */
+struct fsg_sum {
+    uint32_t crc;
+    unsigned char kinds;
+    unsigned char sha[FSG_SHA256_LEN];
+};
+
+/* Running hashes of a stream: always the CRC-32 (cheap, and what reports
+ * show), the SHA-256 too when asked for. */
+struct fsg_hasher {
+    uint32_t crc;
+    unsigned kinds;
+    uint64_t sha[16];   /* the SHA-256 state, opaque outside digest.c */
+};
+void fsg_hasher_init(struct fsg_hasher *h, unsigned kinds);
+void fsg_hasher_update(struct fsg_hasher *h, const void *data, size_t len);
+/* The sums of everything fed so far (kinds as asked, plus the CRC). */
+void fsg_hasher_final(struct fsg_hasher *h, struct fsg_sum *out);
+/* True if got holds every hash want carries (want carries at least one),
+ * each equal. */
+bool fsg_sum_match(const struct fsg_sum *want, const struct fsg_sum *got);
+/* Drops from s the hashes not in kinds. */
+void fsg_sum_keep(struct fsg_sum *s, unsigned kinds);
+/* True if a and b carry the same kinds with the same values. */
+bool fsg_sum_equal(const struct fsg_sum *a, const struct fsg_sum *b);
+/* Checks text (the backup checksum.json's bytes) against FSG_SIG_NAME in
+ * the backup partition and c->cfg->pubkey. Returns enum fsg_signature;
+ * *err is the read error behind FSG_SIG_UNREADABLE. */
+int fsg_sig_check(struct fsg_ctx *c, const char *text, size_t len, int *err);
+
 /* ---- manifests (manifest.c) ---- */
 
 struct fsg_entry {
     char *name;         /* device name; for a refused entry, its name string if any */
     char *raw;          /* refused entry: its JSON text, written back verbatim */
     char *extra;        /* valid entry: JSON object of the keys fsguard does not use */
-    uint32_t crc;
+    struct fsg_sum sum; /* valid entry: its hashes (kinds never 0) */
+    struct fsg_sum pend;/* kinds not 0: an edit was under way, "fsg_pending"
+                           (and "fsg_pending_sha256") hold its hashes */
     bool valid;
     bool dropped;       /* superseded; not written back */
-    bool has_pending;   /* an edit was under way: "fsg_pending" holds its hash */
     unsigned char defect; /* refused entry: why (enum fsg_defect) */
-    uint32_t pending;
 };
 
 struct fsg_manifest {
@@ -78,6 +111,14 @@ void fsg_manifest_free(struct fsg_ctx *c, struct fsg_manifest *m);
  * events of source. On FSG_ERR_CORRUPT, *offset is where the JSON broke. */
 int fsg_manifest_load(struct fsg_ctx *c, const struct fsg_port *port, int source,
                       struct fsg_manifest *m, uint64_t *offset);
+/* Loads the backup manifest, indexed. With c->cfg->pubkey, its signature
+ * is checked first (*sig: enum fsg_signature, *sig_err its read error) and
+ * a bad one fails with FSG_ERR_SIGNATURE; sig and sig_err may be NULL. */
+int fsg_bak_load(struct fsg_ctx *c, struct fsg_manifest *m, uint64_t *offset, int *sig,
+                 int *sig_err);
+/* The kinds of hash new entries of m get: those the table already uses
+ * (CRC-32 alone for an empty table). */
+unsigned fsg_manifest_kinds(const struct fsg_manifest *m);
 /* Parses JSON text (len bytes) into m. */
 int fsg_manifest_parse(struct fsg_ctx *c, const char *text, size_t len, int source,
                        struct fsg_manifest *m, uint64_t *offset);
@@ -128,10 +169,11 @@ size_t fsg_dir_len(const char *path);
 
 /* ---- file operations through a port (io.c) ---- */
 
-/* Stats and hashes a regular file. Returns 0, or an error (FSG_ERR_NOENT,
- * FSG_ERR_NOTREG for anything else than a regular file, port errors). */
+/* Stats and hashes a regular file: the CRC-32, and the kinds asked for.
+ * Returns 0, or an error (FSG_ERR_NOENT, FSG_ERR_NOTREG for anything else
+ * than a regular file, port errors). */
 int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
-                  uint32_t *crc);
+                  unsigned kinds, struct fsg_sum *sum);
 /* True for an error that says nothing about what a file is (an I/O error,
  * a port's passing trouble): such a read gets one more try before the file
  * counts as damaged. Missing, not regular, behind a link, malformed or too
@@ -139,7 +181,7 @@ int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *pa
 bool fsg_err_transient(int err);
 /* The same, also giving the number of bytes hashed. */
 int fsg_hash_file_size(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
-                       uint32_t *crc, uint64_t *size);
+                       unsigned kinds, struct fsg_sum *sum, uint64_t *size);
 /* What a failed hash of a file (fsg_hash_file's error) says is wrong with
  * it: enum fsg_problem. */
 int fsg_problem_of(int err);
@@ -159,11 +201,16 @@ struct fsg_atomic {
     const char *path;
     char tmp[FSG_PATH_BUF];
     void *file;
-    uint32_t crc;              /* of the bytes written */
+    struct fsg_hasher h;       /* of the bytes written: the CRC-32 always,
+                                  the SHA-256 if fsg_atomic_want asked */
 };
 int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_port *port,
                      const char *path);
+/* Asks for the SHA-256 of the bytes written too; before the first write. */
+void fsg_atomic_want(struct fsg_atomic *a, unsigned kinds);
 int fsg_atomic_write(struct fsg_atomic *a, const void *data, size_t len);
+/* The hashes of the bytes written so far. */
+void fsg_atomic_sum(struct fsg_atomic *a, struct fsg_sum *out);
 int fsg_atomic_commit(struct fsg_atomic *a);
 /* fsg_atomic_commit in two steps: seal syncs, closes and verifies the
  * temporary file; publish renames it over the target and syncs the
@@ -206,7 +253,7 @@ char *fsg_path_join(struct fsg_ctx *c, const char *dir, const char *name);
 struct fsg_pfile {
     char *name;         /* "/usr/" + path in the tree */
     uint64_t size;
-    uint32_t crc;
+    struct fsg_sum sum;
     bool protect;
 };
 
@@ -227,6 +274,14 @@ struct fsg_plan {
  * root); FSG_ERR_INVAL if any was. */
 int fsg_tree_plan(struct fsg_plan *pl);
 void fsg_tree_free(struct fsg_plan *pl);
+
+/* ---- signing (keys.c, host side) ---- */
+
+/* Room for the signature file's line: "ed25519 PK SIG\n" and a NUL. */
+#define FSG_SIG_LINE_LEN (8 + 2 * FSG_PUBKEY_LEN + 1 + 128 + 2)
+/* Signs text with secret key sk into the signature file's line. */
+int fsg_sign_line(const unsigned char sk[FSG_SECKEY_LEN], const char *text, size_t len,
+                  char out[FSG_SIG_LINE_LEN]);
 
 /* Port call helpers: FSG_ERR_NOTSUP where the port lacks the callback. */
 int fsg_port_remove(const struct fsg_port *p, const char *path);

@@ -48,7 +48,8 @@ static int visit(void *arg, const char *path, int type)
         st.size = 0;
     if (type == FSG_TYPE_REG &&
         (strcmp(path, FSG_MANIFEST_NAME) == 0 ||
-         (in->source == FSG_SOURCE_BAK && strcmp(path, FSG_SWITCH_NAME) == 0)))
+         (in->source == FSG_SOURCE_BAK &&
+          (strcmp(path, FSG_SWITCH_NAME) == 0 || strcmp(path, FSG_SIG_NAME) == 0))))
         return 0;
     /* A listed name is the FILE event's business, whatever stands there. */
     const char *name = name_of(in, path);
@@ -69,24 +70,28 @@ static void check_listed(struct insp *in, const struct fsg_entry *e)
 {
     char path[FSG_PATH_BUF];
     struct fsg_event ev;
-    uint32_t h;
+    struct fsg_sum h;
 
     memset(&ev, 0, sizeof ev);
     ev.kind = FSG_EVENT_FILE;
     ev.name = e->name;
-    ev.expected = e->crc;
-    ev.recorded = e->crc;
+    ev.hashes = e->sum.kinds;
+    ev.expected = e->sum.crc;
+    ev.recorded = e->sum.crc;
+    ev.sha_expected = e->sum.kinds & FSG_HASH_SHA256 ? e->sum.sha : NULL;
+    ev.sha_recorded = ev.sha_expected;
     int err = 0;
     if (in->source == FSG_SOURCE_BAK)
         err = fsg_bak_path(e->name, path, sizeof path);
     else
         memcpy(path, fsg_usr_path(e->name), strlen(fsg_usr_path(e->name)) + 1);
     if (err == 0)
-        err = fsg_hash_file_size(in->c, in->port, path, &h, &ev.size);
+        err = fsg_hash_file_size(in->c, in->port, path, e->sum.kinds, &h, &ev.size);
     if (err == 0) {
-        ev.actual = h;
+        ev.actual = h.crc;
         ev.has_actual = 1;
-        ev.problem = h == e->crc ? FSG_PROBLEM_NONE : FSG_PROBLEM_MISMATCH;
+        ev.sha_actual = h.kinds & FSG_HASH_SHA256 ? h.sha : NULL;
+        ev.problem = fsg_sum_match(&e->sum, &h) ? FSG_PROBLEM_NONE : FSG_PROBLEM_MISMATCH;
     } else {
         ev.error = err;
         ev.problem = fsg_problem_of(err);
@@ -118,9 +123,15 @@ int fsg_inspect(const struct fsg_config *cfg, int source, struct fsg_inspect_rep
     in.r = report;
     if (source == FSG_SOURCE_BAK)
         report->feature = fsg_switch_read(&c, &report->feature_error);
-    err = fsg_manifest_load(&c, in.port, source, &in.m, &off);
-    if (err == 0)
-        err = fsg_manifest_index(&c, &in.m, source);
+    if (source == FSG_SOURCE_BAK) {
+        err = fsg_bak_load(&c, &in.m, &off, &report->signature, &report->signature_error);
+    } else {
+        err = fsg_manifest_load(&c, in.port, source, &in.m, &off);
+        if (err == 0)
+            err = fsg_manifest_index(&c, &in.m, source);
+    }
+    if (err == FSG_ERR_SIGNATURE)
+        goto out;
     if (err < 0) {
         report->manifest_error = err;
         report->manifest_offset = off;

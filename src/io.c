@@ -117,24 +117,24 @@ void fsg_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const 
 }
 
 int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
-                  uint32_t *crc)
+                  unsigned kinds, struct fsg_sum *sum)
 {
     uint64_t size;
-    return fsg_hash_file_size(c, port, path, crc, &size);
+    return fsg_hash_file_size(c, port, path, kinds, sum, &size);
 }
 
 static int hash_once(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
-                     uint32_t *crc, uint64_t *size);
+                     unsigned kinds, struct fsg_sum *sum, uint64_t *size);
 
 int fsg_hash_file_size(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
-                       uint32_t *crc, uint64_t *size)
+                       unsigned kinds, struct fsg_sum *sum, uint64_t *size)
 {
     /* A read error gets one more try before the file counts as damaged:
      * a good file, a legitimate edit among them, must not be overwritten
      * with the factory copy for one transient error. */
-    int err = hash_once(c, port, path, crc, size);
+    int err = hash_once(c, port, path, kinds, sum, size);
     if (fsg_err_transient(err))
-        err = hash_once(c, port, path, crc, size);
+        err = hash_once(c, port, path, kinds, sum, size);
     return err;
 }
 
@@ -158,7 +158,7 @@ bool fsg_err_transient(int err)
 }
 
 static int hash_once(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
-                     uint32_t *crc, uint64_t *size)
+                     unsigned kinds, struct fsg_sum *sum, uint64_t *size)
 {
     struct fsg_stat st;
     void *f;
@@ -172,11 +172,12 @@ static int hash_once(struct fsg_ctx *c, const struct fsg_port *port, const char 
     if (err < 0)
         return err;
 
-    uint32_t h = FSG_CRC_INIT;
+    struct fsg_hasher h;
     uint64_t total = 0;
     long n;
+    fsg_hasher_init(&h, kinds);
     while ((n = port->read(port->ctx, f, c->buf, c->buf_size)) > 0) {
-        h = fsg_crc32(h, c->buf, (size_t)n);
+        fsg_hasher_update(&h, c->buf, (size_t)n);
         total += (uint64_t)n;
     }
     int cerr = port->close(port->ctx, f);
@@ -184,7 +185,7 @@ static int hash_once(struct fsg_ctx *c, const struct fsg_port *port, const char 
         return (int)n;
     if (cerr < 0)
         return cerr;
-    *crc = h;
+    fsg_hasher_final(&h, sum);
     *size = total;
     return 0;
 }
@@ -250,7 +251,7 @@ int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_p
     a->c = c;
     a->port = p;
     a->path = path;
-    a->crc = FSG_CRC_INIT;
+    fsg_hasher_init(&a->h, FSG_HASH_CRC32);
     if (p->remove == NULL || p->rename == NULL || p->write == NULL || p->sync == NULL)
         return FSG_ERR_NOTSUP;
     err = fsg_tmp_path(path, a->tmp, sizeof a->tmp);
@@ -268,11 +269,22 @@ int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_p
     return err;
 }
 
+void fsg_atomic_want(struct fsg_atomic *a, unsigned kinds)
+{
+    fsg_hasher_init(&a->h, kinds);
+}
+
 int fsg_atomic_write(struct fsg_atomic *a, const void *data, size_t len)
 {
     const struct fsg_port *p = a->port;
-    a->crc = fsg_crc32(a->crc, data, len);
+    fsg_hasher_update(&a->h, data, len);
     return p->write(p->ctx, a->file, data, len);
+}
+
+void fsg_atomic_sum(struct fsg_atomic *a, struct fsg_sum *out)
+{
+    struct fsg_hasher h = a->h; /* a copy: the running state goes on */
+    fsg_hasher_final(&h, out);
 }
 
 void fsg_atomic_abort(struct fsg_atomic *a)
@@ -291,7 +303,7 @@ int fsg_atomic_seal(struct fsg_atomic *a)
 {
     struct fsg_ctx *c = a->c;
     const struct fsg_port *p = a->port;
-    uint32_t back;
+    struct fsg_sum back;
 
 #if defined(FSG_TEST_BREAK) && FSG_TEST_BREAK == 1
     /* Broken on purpose, for the crash sweep's own test: no sync. */
@@ -306,8 +318,8 @@ int fsg_atomic_seal(struct fsg_atomic *a)
     /* Read the temporary file back from storage: only data that reads back
      * as written may replace the target. */
     if (err == 0)
-        err = fsg_hash_file(c, p, a->tmp, &back);
-    if (err == 0 && back != a->crc)
+        err = fsg_hash_file(c, p, a->tmp, FSG_HASH_CRC32, &back);
+    if (err == 0 && back.crc != a->h.crc)
         err = FSG_ERR_MISMATCH;
     if (err < 0)
         fsg_atomic_abort(a);

@@ -128,30 +128,52 @@ static bool has_nul_escape(const char *p, const char *end)
     return false;
 }
 
+/* Member keys take_entry uses; every other member is kept as text. */
+enum { K_NAME, K_CRC, K_SHA, K_PEND, K_PEND_SHA, K_COUNT };
+static const char *const known_keys[K_COUNT] = {"name", "crc32", "sha256", FSG_PENDING_KEY,
+                                                FSG_PENDING_KEY "_sha256"};
+
+/* Reads the hashes of members crc and sha (either may be NULL) into out.
+ * Returns FSG_DEFECT_NONE, bad_type or bad_value. */
+static int take_sum(const cJSON *crc, const cJSON *sha, struct fsg_sum *out, int bad_type,
+                    int bad_value)
+{
+    memset(out, 0, sizeof *out);
+    if ((crc != NULL && !cJSON_IsString(crc)) || (sha != NULL && !cJSON_IsString(sha)))
+        return bad_type;
+    if (crc != NULL) {
+        if (fsg_hash_parse(crc->valuestring, &out->crc) < 0)
+            return bad_value;
+        out->kinds |= FSG_HASH_CRC32;
+    }
+    if (sha != NULL) {
+        if (fsg_sha256_parse(sha->valuestring, out->sha) < 0)
+            return bad_value;
+        out->kinds |= FSG_HASH_SHA256;
+    }
+    return FSG_DEFECT_NONE;
+}
+
 /* Classifies one array element, whose source is src..end; on success fills
- * e (name, crc, extra). Returns an enum fsg_defect, or FSG_ERR_NOMEM. */
+ * e (name, hashes, extra). Returns an enum fsg_defect, or FSG_ERR_NOMEM. */
 static int take_entry(struct fsg_ctx *c, cJSON *item, const char *src, const char *end,
                       struct fsg_entry *e)
 {
-    cJSON *name = NULL, *crc = NULL, *pend = NULL;
+    cJSON *k[K_COUNT] = {NULL};
     int defect = FSG_DEFECT_NONE;
 
     if (!cJSON_IsObject(item))
         return FSG_DEFECT_NOT_OBJECT;
     for (cJSON *ch = item->child; ch != NULL; ch = ch->next) {
-        cJSON **slot = NULL;
-        if (strcmp(ch->string, "name") == 0)
-            slot = &name;
-        else if (strcmp(ch->string, "crc32") == 0)
-            slot = &crc;
-        else if (strcmp(ch->string, FSG_PENDING_KEY) == 0)
-            slot = &pend;
-        else
-            continue;
-        if (*slot != NULL)
-            return FSG_DEFECT_DUP_KEY;
-        *slot = ch;
+        for (int i = 0; i < K_COUNT; i++) {
+            if (strcmp(ch->string, known_keys[i]) != 0)
+                continue;
+            if (k[i] != NULL)
+                return FSG_DEFECT_DUP_KEY;
+            k[i] = ch;
+        }
     }
+    cJSON *name = k[K_NAME];
     if (name == NULL)
         return FSG_DEFECT_NO_NAME;
     if (!cJSON_IsString(name))
@@ -163,16 +185,19 @@ static int take_entry(struct fsg_ctx *c, cJSON *item, const char *src, const cha
     defect = fsg_name_check(name->valuestring);
     if (defect != FSG_DEFECT_NONE)
         return defect;
-    if (crc == NULL)
+    if (k[K_CRC] == NULL && k[K_SHA] == NULL)
         return FSG_DEFECT_NO_HASH;
-    if (!cJSON_IsString(crc))
-        return FSG_DEFECT_HASH_TYPE;
-    if (fsg_hash_parse(crc->valuestring, &e->crc) < 0)
-        return FSG_DEFECT_HASH_BAD;
-    if (pend != NULL) {
-        if (!cJSON_IsString(pend) || fsg_hash_parse(pend->valuestring, &e->pending) < 0)
+    defect = take_sum(k[K_CRC], k[K_SHA], &e->sum, FSG_DEFECT_HASH_TYPE, FSG_DEFECT_HASH_BAD);
+    if (defect != FSG_DEFECT_NONE)
+        return defect;
+    if (k[K_PEND] != NULL || k[K_PEND_SHA] != NULL) {
+        /* A pending edit carries the same kinds of hash as its entry. */
+        defect = take_sum(k[K_PEND], k[K_PEND_SHA], &e->pend, FSG_DEFECT_PENDING_BAD,
+                          FSG_DEFECT_PENDING_BAD);
+        if (defect != FSG_DEFECT_NONE)
+            return defect;
+        if (e->pend.kinds != e->sum.kinds)
             return FSG_DEFECT_PENDING_BAD;
-        e->has_pending = true;
     }
 
     /* Walk the members' source in step with cJSON's children: the name's
@@ -186,13 +211,17 @@ static int take_entry(struct fsg_ctx *c, cJSON *item, const char *src, const cha
         p = skip_ws(skip_string(p, end), end) + 1; /* past ':' */
         const char *val = skip_ws(p, end);
         p = skip_value(val, end);
-        if ((ch == name || ch == crc || ch == pend) && has_nul_escape(val, p)) {
+        int known = -1;
+        for (int i = 0; i < K_COUNT; i++)
+            if (ch == k[i])
+                known = i;
+        if (known >= 0 && has_nul_escape(val, p)) {
             fsg_free(c, extra);
-            return ch == name  ? FSG_DEFECT_NAME_CHARS
-                   : ch == crc ? FSG_DEFECT_HASH_BAD
-                               : FSG_DEFECT_PENDING_BAD;
+            return known == K_NAME                     ? FSG_DEFECT_NAME_CHARS
+                   : known == K_CRC || known == K_SHA ? FSG_DEFECT_HASH_BAD
+                                                       : FSG_DEFECT_PENDING_BAD;
         }
-        if (ch != name && ch != crc && ch != pend) {
+        if (known < 0) {
             size_t n = (size_t)(p - key);
             char *x = fsg_realloc(c, extra, keep_len + n + 2);
             if (x == NULL) {
@@ -381,6 +410,48 @@ int fsg_manifest_load(struct fsg_ctx *c, const struct fsg_port *port, int source
     return err;
 }
 
+int fsg_bak_load(struct fsg_ctx *c, struct fsg_manifest *m, uint64_t *offset, int *sig,
+                 int *sig_err)
+{
+    uint64_t max = c->cfg->manifest_max != 0 ? c->cfg->manifest_max : FSG_DEFAULT_MANIFEST_MAX;
+    int state = FSG_SIG_UNCHECKED, serr = 0;
+    char *text = NULL;
+    size_t len;
+
+    memset(m, 0, sizeof *m);
+    int err = fsg_read_small(c, c->bak, FSG_MANIFEST_NAME, max, &text, &len);
+    if (fsg_err_transient(err))
+        err = fsg_read_small(c, c->bak, FSG_MANIFEST_NAME, max, &text, &len);
+    if (err == 0 && c->cfg->pubkey != NULL) {
+        /* The bytes verified are the bytes parsed: nothing is read twice. */
+        state = fsg_sig_check(c, text, len, &serr);
+        if (state != FSG_SIG_GOOD)
+            err = FSG_ERR_SIGNATURE;
+    }
+    if (sig != NULL)
+        *sig = state;
+    if (sig_err != NULL)
+        *sig_err = serr;
+    if (err < 0) {
+        fsg_free(c, text); /* still NULL unless the read succeeded */
+        return err;
+    }
+    err = fsg_manifest_parse(c, text, len, FSG_SOURCE_BAK, m, offset);
+    fsg_free(c, text);
+    if (err == 0)
+        err = fsg_manifest_index(c, m, FSG_SOURCE_BAK);
+    return err;
+}
+
+unsigned fsg_manifest_kinds(const struct fsg_manifest *m)
+{
+    unsigned kinds = 0;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->v[i].valid && !m->v[i].dropped)
+            kinds |= m->v[i].sum.kinds;
+    return kinds != 0 ? kinds : FSG_HASH_CRC32;
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
     const struct fsg_entry *x = *(const struct fsg_entry *const *)a;
@@ -460,7 +531,7 @@ int fsg_manifest_append(struct fsg_ctx *c, struct fsg_manifest *m, const struct 
     if (err < 0)
         return err;
     e->valid = true;
-    e->crc = src->crc;
+    e->sum = src->sum;
     e->name = fsg_strdup(c, src->name);
     if (src->extra != NULL)
         e->extra = fsg_strdup(c, src->extra);
@@ -532,26 +603,39 @@ static void out_name(struct out *o, const char *name)
     out_put(o, "\"");
 }
 
-/* One entry: verbatim if it was refused as it came, else name, crc32, then
- * the kept members. */
+/* The members of sum, under keys crc_key and sha_key. */
+static void out_sum(struct out *o, const struct fsg_sum *sum, int crc_key, int sha_key)
+{
+    char hash[FSG_SHA256_STRLEN];
+
+    if (sum->kinds & FSG_HASH_CRC32) {
+        out_put(o, ",\"");
+        out_put(o, known_keys[crc_key]);
+        out_put(o, "\":\"");
+        out_put(o, fsg_hash_format(sum->crc, hash));
+        out_put(o, "\"");
+    }
+    if (sum->kinds & FSG_HASH_SHA256) {
+        out_put(o, ",\"");
+        out_put(o, known_keys[sha_key]);
+        out_put(o, "\":\"");
+        out_put(o, fsg_sha256_format(sum->sha, hash));
+        out_put(o, "\"");
+    }
+}
+
+/* One entry: verbatim if it was refused as it came, else name, crc32,
+ * sha256, the pending hashes, then the kept members. */
 static void out_entry(struct out *o, const struct fsg_entry *e)
 {
-    char hash[FSG_HASH_STRLEN];
-
     if (e->raw != NULL) {
         out_put(o, e->raw);
         return;
     }
     out_put(o, "{\"name\":");
     out_name(o, e->name);
-    out_put(o, ",\"crc32\":\"");
-    out_put(o, fsg_hash_format(e->crc, hash));
-    out_put(o, "\"");
-    if (e->has_pending) {
-        out_put(o, ",\"" FSG_PENDING_KEY "\":\"");
-        out_put(o, fsg_hash_format(e->pending, hash));
-        out_put(o, "\"");
-    }
+    out_sum(o, &e->sum, K_CRC, K_SHA);
+    out_sum(o, &e->pend, K_PEND, K_PEND_SHA);
     if (e->extra != NULL) {
         out_put(o, ",");
         out_put(o, e->extra);
@@ -618,7 +702,7 @@ int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_port *port,
     memset(&a, 0, sizeof a);
     a.c = c;
     a.port = port;
-    a.crc = FSG_CRC_INIT;
+    fsg_hasher_init(&a.h, FSG_HASH_CRC32);
     err = port->open(port->ctx, FSG_MANIFEST_NAME, FSG_OPEN_CREATE, &a.file);
     if (err < 0)
         return err;

@@ -29,6 +29,7 @@ static int copy_file(struct fsg_ctx *c, const struct fsg_pack *opt, const struct
     if (err < 0)
         return err;
     err = fsg_atomic_begin(&ua, c, opt->usr, path);
+    fsg_atomic_want(&ua, f->sum.kinds);
     if (err == 0 && f->protect)
         err = fsg_atomic_begin(&ba, c, opt->bak, bpath);
     if (err == 0)
@@ -49,7 +50,9 @@ static int copy_file(struct fsg_ctx *c, const struct fsg_pack *opt, const struct
             err = cerr;
     }
     /* The content must be what was hashed when the tree was planned. */
-    if (err == 0 && (ua.crc != f->crc || copied != f->size))
+    struct fsg_sum got;
+    fsg_atomic_sum(&ua, &got);
+    if (err == 0 && (!fsg_sum_match(&f->sum, &got) || copied != f->size))
         err = FSG_ERR_MISMATCH;
     if (err == 0)
         err = fsg_atomic_commit(&ua);
@@ -79,6 +82,32 @@ static int write_switch(struct fsg_ctx *c, const struct fsg_port *bak, int enabl
     return fsg_atomic_commit(&a);
 }
 
+/* Signs the backup checksum.json as written: the bytes read back from the
+ * partition are the bytes signed. */
+static int write_signature(struct fsg_ctx *c, const struct fsg_pack *opt)
+{
+    char line[FSG_SIG_LINE_LEN], *text;
+    size_t len;
+    struct fsg_atomic a;
+
+    int err = fsg_read_small(c, opt->bak, FSG_MANIFEST_NAME, UINT64_MAX, &text, &len);
+    if (err < 0)
+        return err;
+    err = fsg_sign_line(opt->sign_key, text, len, line);
+    fsg_free(c, text);
+    if (err == 0)
+        err = fsg_atomic_begin(&a, c, opt->bak, FSG_SIG_NAME);
+    else
+        return err;
+    if (err == 0)
+        err = fsg_atomic_write(&a, line, strlen(line));
+    if (err < 0) {
+        fsg_atomic_abort(&a);
+        return err;
+    }
+    return fsg_atomic_commit(&a);
+}
+
 static int pack_run(struct fsg_plan *pl, const struct fsg_pack *opt, struct fsg_pack_report *r,
                     struct fsg_manifest *m)
 {
@@ -94,19 +123,21 @@ static int pack_run(struct fsg_plan *pl, const struct fsg_pack *opt, struct fsg_
     r->files = (unsigned long)pl->n;
 
     /* 2. Hash, decide protection, and size both partitions exactly. */
+    unsigned kinds = opt->hashes != 0 ? opt->hashes : FSG_HASH_CRC32;
     err = fsg_manifest_reserve(c, m, pl->n);
     for (size_t i = 0; i < pl->n && err == 0; i++) {
         struct fsg_pfile *f = &pl->files[i];
         /* Sizes are those of the bytes hashed (and then copied), not of an
          * earlier stat: a file that grew in between is sized as it is. */
-        err = fsg_hash_file_size(c, opt->src, fsg_usr_path(f->name), &f->crc, &f->size);
+        err = fsg_hash_file_size(c, opt->src, fsg_usr_path(f->name), kinds, &f->sum, &f->size);
         if (err < 0)
             break;
         f->protect = opt->protect == NULL || opt->protect(opt->protect_ctx, f->name) != 0;
         r->usr_bytes += f->size;
         copy += f->size;
         if (f->protect) {
-            struct fsg_entry e = {.name = f->name, .crc = f->crc, .valid = true};
+            struct fsg_entry e = {.name = f->name, .sum = f->sum, .valid = true};
+            fsg_sum_keep(&e.sum, kinds);
             err = fsg_manifest_append(c, m, &e);
             r->protected_files++;
             r->bak_bytes += f->size;
@@ -118,6 +149,8 @@ static int pack_run(struct fsg_plan *pl, const struct fsg_pack *opt, struct fsg_
     uint64_t msize = fsg_manifest_size(c, m);
     r->usr_bytes += msize;
     r->bak_bytes += msize + strlen("{\"enable\": 1}\n");
+    if (opt->sign_key != NULL)
+        r->bak_bytes += FSG_SIG_LINE_LEN - 1;
     if ((opt->usr_limit != 0 && r->usr_bytes > opt->usr_limit) ||
         (opt->bak_limit != 0 && r->bak_bytes > opt->bak_limit))
         return FSG_ERR_NOSPC;
@@ -139,7 +172,9 @@ static int pack_run(struct fsg_plan *pl, const struct fsg_pack *opt, struct fsg_
             ev.kind = FSG_EVENT_PACKED;
             ev.name = f->name;
             ev.size = f->size;
-            ev.recorded = f->crc;
+            ev.hashes = kinds;
+            ev.recorded = f->sum.crc;
+            ev.sha_recorded = kinds & FSG_HASH_SHA256 ? f->sum.sha : NULL;
             ev.protect = f->protect;
             fsg_emit(c, &ev);
         }
@@ -148,6 +183,8 @@ static int pack_run(struct fsg_plan *pl, const struct fsg_pack *opt, struct fsg_
         err = fsg_manifest_save(c, opt->usr, m);
     if (err == 0)
         err = fsg_manifest_save(c, opt->bak, m);
+    if (err == 0 && opt->sign_key != NULL)
+        err = write_signature(c, opt);
     if (err == 0)
         err = write_switch(c, opt->bak, opt->enable);
     return err;
@@ -163,7 +200,9 @@ int fsg_pack(const struct fsg_pack *opt, struct fsg_pack_report *report)
     memset(report, 0, sizeof *report);
     memset(&m, 0, sizeof m);
     memset(&pl, 0, sizeof pl);
-    if (opt == NULL || opt->src == NULL || opt->src->list == NULL)
+    if (opt == NULL || opt->src == NULL || opt->src->list == NULL ||
+        (opt->hashes & ~(unsigned)(FSG_HASH_CRC32 | FSG_HASH_SHA256)) != 0 ||
+        (opt->sign_key != NULL && !(opt->hashes & FSG_HASH_SHA256)))
         return FSG_ERR_INVAL;
     memset(&cfg, 0, sizeof cfg);
     cfg.usr = opt->usr;

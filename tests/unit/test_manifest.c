@@ -107,7 +107,7 @@ static void test_quecpython_input(void)
     if (m.n == 1) {
         CHECK(m.v[0].valid);
         CHECK_EQ_STR(m.v[0].name, "/usr/a.py");
-        CHECK_EQ_INT(m.v[0].crc, 0x1c291ca3u);
+        CHECK_EQ_INT(m.v[0].sum.crc, 0x1c291ca3u);
         CHECK(m.v[0].extra == NULL);
         CHECK(m.v[0].raw == NULL);
     }
@@ -126,7 +126,7 @@ static void test_quecpython_input(void)
         CHECK_EQ_INT(m.n, 1);
         if (m.n == 1) {
             CHECK(m.v[0].valid);
-            CHECK_EQ_INT(m.v[0].crc, 0x1c291ca3u);
+            CHECK_EQ_INT(m.v[0].sum.crc, 0x1c291ca3u);
             CHECK_EQ_STR(m.v[0].name, "/usr/a.py");
         }
         fsg_manifest_free(&c, &m);
@@ -849,11 +849,11 @@ static void test_written_format(void)
     CHECK_EQ_INT(m.n, 4);
     if (m.n == 4) {
         CHECK_EQ_STR(m.v[0].name, "/usr/a.py");
-        CHECK_EQ_INT(m.v[0].crc, mp_crc("a", 1));
+        CHECK_EQ_INT(m.v[0].sum.crc, mp_crc("a", 1));
         CHECK_EQ_STR(m.v[1].name, "/usr/sub/dir/b.txt");
-        CHECK_EQ_INT(m.v[1].crc, 0x78076e7cu);
+        CHECK_EQ_INT(m.v[1].sum.crc, 0x78076e7cu);
         CHECK_EQ_STR(m.v[2].name, "/usr/empty");
-        CHECK_EQ_INT(m.v[2].crc, 0xffffffffu);
+        CHECK_EQ_INT(m.v[2].sum.crc, 0xffffffffu);
         for (size_t i = 0; i < 4; i++)
             CHECK(m.v[i].valid && m.v[i].extra == NULL);
     }
@@ -887,13 +887,13 @@ static void test_index_find(void)
     CHECK_EQ_INT(fsg_manifest_index(&c, &m, FSG_SOURCE_BAK), 0);
     CHECK_EQ_INT(m.nindex, 3);
     struct fsg_entry *e = fsg_manifest_find(&m, "/usr/z");
-    CHECK(e != NULL && e->crc == 1 && e == &m.v[0]);
+    CHECK(e != NULL && e->sum.crc == 1 && e == &m.v[0]);
     e = fsg_manifest_find(&m, "/usr/a");
-    CHECK(e != NULL && e->crc == 2);
+    CHECK(e != NULL && e->sum.crc == 2);
     CHECK(fsg_manifest_find(&m, "/usr/b") == NULL);
     CHECK(fsg_manifest_find(&m, "/usr/q") == NULL);
     /* A duplicate is refused but keeps its fields, to be written back. */
-    CHECK(!m.v[3].valid && m.v[3].raw == NULL && m.v[3].crc == 4 &&
+    CHECK(!m.v[3].valid && m.v[3].raw == NULL && m.v[3].sum.crc == 4 &&
           m.v[3].name != NULL && strcmp(m.v[3].name, "/usr/z") == 0);
     const struct mp_event *ev = mpdev_entry_event(&d, FSG_SOURCE_BAK, 3);
     CHECK(ev != NULL && ev->defect == FSG_DEFECT_DUPLICATE);

@@ -1,0 +1,163 @@
+/*
+ * digest.c -- the strong half of the hashes: SHA-256 of contents, and the
+ * Ed25519 check of the backup table's signature. Both come from libsodium;
+ * this is the only core file that includes it.
+ */
+#include "fsg_internal.h"
+
+#include <sodium.h>
+#include <string.h>
+
+_Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(((struct fsg_hasher *)0)->sha),
+               "struct fsg_hasher has no room for libsodium's SHA-256 state");
+
+/* libsodium asks for sodium_init() before use; it is cheap after the first
+ * call and safe to repeat. Its only failure is a missing random source,
+ * which hashing and verifying do not use. */
+static void sodium_ready(void)
+{
+    if (sodium_init() < 0)
+        return; /* nothing this file uses needs what failed */
+}
+
+static crypto_hash_sha256_state *sha_state(struct fsg_hasher *h)
+{
+    return (crypto_hash_sha256_state *)(void *)h->sha;
+}
+
+void fsg_hasher_init(struct fsg_hasher *h, unsigned kinds)
+{
+    h->crc = FSG_CRC_INIT;
+    h->kinds = FSG_HASH_CRC32 | (kinds & FSG_HASH_SHA256);
+    if (h->kinds & FSG_HASH_SHA256) {
+        sodium_ready();
+        (void)crypto_hash_sha256_init(sha_state(h));
+    }
+}
+
+void fsg_hasher_update(struct fsg_hasher *h, const void *data, size_t len)
+{
+    h->crc = fsg_crc32(h->crc, data, len);
+    if (h->kinds & FSG_HASH_SHA256)
+        (void)crypto_hash_sha256_update(sha_state(h), data, len);
+}
+
+void fsg_hasher_final(struct fsg_hasher *h, struct fsg_sum *out)
+{
+    memset(out, 0, sizeof *out);
+    out->crc = h->crc;
+    out->kinds = (unsigned char)h->kinds;
+    if (h->kinds & FSG_HASH_SHA256)
+        (void)crypto_hash_sha256_final(sha_state(h), out->sha);
+}
+
+bool fsg_sum_match(const struct fsg_sum *want, const struct fsg_sum *got)
+{
+    if (want->kinds == 0 || (want->kinds & got->kinds) != want->kinds)
+        return false;
+    if ((want->kinds & FSG_HASH_CRC32) && want->crc != got->crc)
+        return false;
+    /* Not secret: a plain comparison is enough. */
+    if ((want->kinds & FSG_HASH_SHA256) && memcmp(want->sha, got->sha, sizeof want->sha) != 0)
+        return false;
+    return true;
+}
+
+void fsg_sum_keep(struct fsg_sum *s, unsigned kinds)
+{
+    s->kinds = (unsigned char)(s->kinds & kinds);
+    if (!(s->kinds & FSG_HASH_CRC32))
+        s->crc = 0;
+    if (!(s->kinds & FSG_HASH_SHA256))
+        memset(s->sha, 0, sizeof s->sha);
+}
+
+bool fsg_sum_equal(const struct fsg_sum *a, const struct fsg_sum *b)
+{
+    return a->kinds == b->kinds && (a->kinds == 0 || fsg_sum_match(a, b));
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Exactly 2*n hex digits at s into out. */
+static bool unhex(const char *s, unsigned char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
+        if (lo < 0)
+            return false;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+char *fsg_sha256_format(const unsigned char sha[FSG_SHA256_LEN], char out[FSG_SHA256_STRLEN])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < FSG_SHA256_LEN; i++) {
+        out[2 * i] = digits[sha[i] >> 4];
+        out[2 * i + 1] = digits[sha[i] & 15];
+    }
+    out[2 * FSG_SHA256_LEN] = '\0';
+    return out;
+}
+
+int fsg_sha256_parse(const char *s, unsigned char sha[FSG_SHA256_LEN])
+{
+    if (strlen(s) != 2 * FSG_SHA256_LEN || !unhex(s, sha, FSG_SHA256_LEN))
+        return FSG_ERR_CORRUPT;
+    return 0;
+}
+
+/* "ed25519 " PK " " SIG, then only white space. */
+static bool parse_sig(const char *t, size_t len, unsigned char pk[crypto_sign_PUBLICKEYBYTES],
+                      unsigned char sig[crypto_sign_BYTES])
+{
+    static const char head[] = "ed25519 ";
+    const size_t hl = sizeof head - 1, pl = 2 * crypto_sign_PUBLICKEYBYTES,
+                 sl = 2 * crypto_sign_BYTES;
+    if (len < hl + pl + 1 + sl || memcmp(t, head, hl) != 0 || t[hl + pl] != ' ' ||
+        !unhex(t + hl, pk, crypto_sign_PUBLICKEYBYTES) ||
+        !unhex(t + hl + pl + 1, sig, crypto_sign_BYTES))
+        return false;
+    for (size_t i = hl + pl + 1 + sl; i < len; i++)
+        if (t[i] != ' ' && t[i] != '\t' && t[i] != '\r' && t[i] != '\n')
+            return false;
+    return true;
+}
+
+int fsg_sig_check(struct fsg_ctx *c, const char *text, size_t len, int *err)
+{
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sig[crypto_sign_BYTES];
+    char *st;
+    size_t sl;
+
+    *err = fsg_read_small(c, c->bak, FSG_SIG_NAME, 1024, &st, &sl);
+    if (fsg_err_transient(*err))
+        *err = fsg_read_small(c, c->bak, FSG_SIG_NAME, 1024, &st, &sl);
+    if (*err == FSG_ERR_NOENT)
+        return FSG_SIG_MISSING;
+    if (*err == FSG_ERR_FBIG || *err == FSG_ERR_NOTREG || *err == FSG_ERR_ISDIR)
+        return FSG_SIG_MALFORMED;
+    if (*err < 0)
+        return FSG_SIG_UNREADABLE;
+    bool ok = parse_sig(st, sl, pk, sig);
+    fsg_free(c, st);
+    if (!ok)
+        return FSG_SIG_MALFORMED;
+    if (memcmp(pk, c->cfg->pubkey, sizeof pk) != 0)
+        return FSG_SIG_WRONG_KEY;
+    sodium_ready();
+    if (crypto_sign_verify_detached(sig, (const unsigned char *)text, len, c->cfg->pubkey) != 0)
+        return FSG_SIG_BAD;
+    return FSG_SIG_GOOD;
+}
