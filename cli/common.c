@@ -192,3 +192,99 @@ int partitions_resolve(struct partitions *p, const char *cmd, int both)
         return usage_error(cmd, "which partition? give --root, --usr or --bak", NULL);
     return 0;
 }
+
+int load_key(const char *cmd, const char *path, int want_secret,
+             unsigned char key[FSG_SECKEY_LEN])
+{
+    char text[4 * FSG_KEY_STRLEN];
+    int secret = 0;
+    FILE *f = fopen(path, "rb");
+
+    if (f == NULL) {
+        err_msg("%s: %s: %s", cmd, path, strerror(errno));
+        return EXIT_OPERATIONAL;
+    }
+    size_t n = fread(text, 1, sizeof text, f);
+    int bad = ferror(f) || n == sizeof text;
+    fclose(f);
+    if (bad || fsg_key_parse(text, n, &secret, key, NULL) < 0) {
+        err_msg("%s: %s: not an fsguard key file (make one with 'fsguard keygen')", cmd, path);
+        return EXIT_OPERATIONAL;
+    }
+    if (secret != want_secret) {
+        err_msg("%s: %s is a %s key; give the %s key%s", cmd, path,
+                secret ? "secret" : "public", want_secret ? "secret" : "public",
+                want_secret ? "" : " (KEY.pub)");
+        return EXIT_OPERATIONAL;
+    }
+    return 0;
+}
+
+const char *signature_text(int sig)
+{
+    switch (sig) {
+    case FSG_SIG_GOOD: return "good";
+    case FSG_SIG_MISSING: return "missing";
+    case FSG_SIG_MALFORMED: return "malformed";
+    case FSG_SIG_UNREADABLE: return "unreadable";
+    case FSG_SIG_WRONG_KEY: return "wrong_key";
+    case FSG_SIG_BAD: return "bad";
+    default: return "unchecked";
+    }
+}
+
+void signature_reason(int sig, int err, const char *bak, const char *keyfile, char *out,
+                      size_t size)
+{
+    switch (sig) {
+    case FSG_SIG_MISSING:
+        snprintf(out, size, "%s/" FSG_SIG_NAME " is missing: the backup is not signed", bak);
+        break;
+    case FSG_SIG_MALFORMED:
+        snprintf(out, size, "%s/" FSG_SIG_NAME " is not a signature line (ed25519 PUBKEY "
+                            "SIGNATURE)", bak);
+        break;
+    case FSG_SIG_UNREADABLE:
+        snprintf(out, size, "%s/" FSG_SIG_NAME ": unreadable (%s)", bak, fsg_strerror(err));
+        break;
+    case FSG_SIG_WRONG_KEY:
+        snprintf(out, size, "%s/checksum.json is signed by another key than %s", bak, keyfile);
+        break;
+    case FSG_SIG_BAD:
+        snprintf(out, size, "%s/checksum.json does not match its signature by %s: the table or "
+                            "its signature was altered", bak, keyfile);
+        break;
+    default: snprintf(out, size, "%s/checksum.json: signature %s", bak, signature_text(sig)); break;
+    }
+}
+
+const char *hash_kinds_text(unsigned kinds)
+{
+    switch (kinds & (FSG_HASH_CRC32 | FSG_HASH_SHA256)) {
+    case FSG_HASH_SHA256: return "sha256";
+    case FSG_HASH_CRC32 | FSG_HASH_SHA256: return "both";
+    default: return "crc32";
+    }
+}
+
+char *short_hash(unsigned kinds, uint32_t crc, const unsigned char *sha, char out[24])
+{
+    char full[FSG_SHA256_STRLEN];
+    if ((kinds & FSG_HASH_CRC32) || sha == NULL)
+        return fsg_hash_format(crc, out);
+    fsg_sha256_format(sha, full);
+    snprintf(out, 24, "sha256:%.12s", full);
+    return out;
+}
+
+void json_add_hashes(struct cJSON *o, const char *crc_key, const char *sha_key, unsigned kinds,
+                     uint32_t crc, const unsigned char *sha)
+{
+    char h[FSG_SHA256_STRLEN];
+    if (kinds & FSG_HASH_CRC32)
+        cJSON_AddStringToObject(o, crc_key, fsg_hash_format(crc, h));
+    else
+        cJSON_AddNullToObject(o, crc_key);
+    if (sha != NULL)
+        cJSON_AddStringToObject(o, sha_key, fsg_sha256_format(sha, h));
+}

@@ -52,15 +52,34 @@ int parse_size(const char *s, uint64_t *out);
 /* "1234 bytes (1.2 KiB)" */
 const char *human_size(uint64_t n, char buf[64]);
 
+struct cJSON;
 /* Prints j on stdout (formatted unless compact) with a newline, then
  * deletes it. */
-struct cJSON;
 void print_json(struct cJSON *j, int compact);
 
 const char *problem_text(int problem);
 const char *feature_text(int feature);
 
+/* Reads key file path, which must hold a secret key (want_secret) or a
+ * public one, into key. Returns 0, or EXIT_OPERATIONAL after a message. */
+int load_key(const char *cmd, const char *path, int want_secret,
+             unsigned char key[FSG_SECKEY_LEN]);
+/* enum fsg_signature as a JSON word ("good", "missing", ...), and as a
+ * sentence about backup partition bak checked with key file keyfile. */
+const char *signature_text(int sig);
+void signature_reason(int sig, int err, const char *bak, const char *keyfile, char *out,
+                      size_t size);
+/* "crc32", "sha256" or "both". */
+const char *hash_kinds_text(unsigned kinds);
+/* A hash for a table column: the crc32, or "sha256:" and 12 hex digits. */
+char *short_hash(unsigned kinds, uint32_t crc, const unsigned char *sha, char out[24]);
+/* Adds crc_key (the crc32, or null when kinds has none) and sha_key (when
+ * sha is not NULL) to JSON object o. */
+void json_add_hashes(struct cJSON *o, const char *crc_key, const char *sha_key, unsigned kinds,
+                     uint32_t crc, const unsigned char *sha);
+
 int cmd_pack(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_fota(int argc, char **argv);
 extern const char usage_pack[];

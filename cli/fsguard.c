@@ -30,6 +30,7 @@ static const char usage_main[] =
     "  fota     apply an over-the-air update, all or nothing; show its state\n"
     "  pack     build the factory partitions from a project tree\n"
     "  inspect  check built partitions offline\n"
+    "  keygen   make a key pair for signed backups\n"
     "\n"
     "Run 'fsguard COMMAND --help' for a command's options.\n"
     "Options: --help, --version.\n"
@@ -38,7 +39,7 @@ static const char usage_main[] =
     "4 damage left unrepaired, 8 operational error, 16 usage error.\n";
 
 static const char usage_boot[] =
-    "Usage: fsguard boot (--root DIR | --usr DIR --bak DIR) [--json]\n"
+    "Usage: fsguard boot (--root DIR | --usr DIR --bak DIR) [--pubkey KEY.pub] [--json]\n"
     "\n"
     "The boot-time check. If the backup's backup_restore.json enables the feature,\n"
     "every file listed in the user checksum.json is hashed; a missing, damaged\n"
@@ -49,18 +50,27 @@ static const char usage_boot[] =
     "An update left half-done (fsguard fota) is settled first: finished if it\n"
     "was committed, discarded if not.\n"
     "\n"
+    "Entries may carry \"crc32\", \"sha256\" or both; every hash present is checked,\n"
+    "in the user file and in the backup copy before it is restored.\n"
+    "\n"
+    "With --pubkey, the backup checksum.json must carry a valid signature by that\n"
+    "key (bak/checksum.json.sig, made by 'fsguard pack --sign'), checked before\n"
+    "anything else: a missing or wrong one is reported and nothing is written\n"
+    "(exit 8). A signed table vouches for a backup copy only through its\n"
+    "\"sha256\": an entry with only a CRC-32 is not restored from.\n"
+    "\n"
     "Prints one line per file that needed attention and a summary; --json\n"
     "prints one JSON report (every file with name, status ok|restored|failed,\n"
     "reason and hash) instead.\n"
     "\n";
 
 static const char usage_verify[] =
-    "Usage: fsguard verify (--root DIR | --usr DIR --bak DIR) [--json]\n"
+    "Usage: fsguard verify (--root DIR | --usr DIR --bak DIR) [--pubkey KEY.pub] [--json]\n"
     "\n"
     "Runs the boot check without writing anything at all and reports what boot\n"
     "would do: files it would restore (status would_restore in --json), files it\n"
     "could not restore, and what it would do to checksum.json. The exit code is\n"
-    "the one boot would return.\n"
+    "the one boot would return; --pubkey checks the backup's signature as boot does.\n"
     "\n";
 
 static const char usage_calc[] =
@@ -92,6 +102,9 @@ static const char usage_common[] =
     "  --json        print one JSON report on stdout\n"
     "  --help        this text\n";
 
+static const char usage_pubkey[] =
+    "  --pubkey KEY.pub  restore only from a backup checksum.json signed by this key\n";
+
 static const char exits_check[] =
     "\nExit codes: 0 nothing needed fixing, 1 damage found and all repaired,\n"
     "4 damage left unrepaired, 8 operational error, 16 usage error.\n";
@@ -107,6 +120,8 @@ struct opts {
     const char *usr, *bak;  /* resolved from part */
     const char *name;   /* calc's and put's device name */
     const char *src;    /* put's host file */
+    const char *pubkey_file;
+    unsigned char pubkey[FSG_SECKEY_LEN];
     int json;
 };
 
@@ -129,6 +144,9 @@ static const char *failure_text(int failure)
     case FSG_FAILURE_BLOCKED:
         return "fsguard never replaces a directory or writes through a link";
     case FSG_FAILURE_WRITE: return "writing the user partition failed";
+    case FSG_FAILURE_WEAK_HASH:
+        return "the signed backup checksum.json has no sha256 for it (a CRC-32 alone can be "
+               "forged)";
     default: return "";
     }
 }
@@ -145,10 +163,19 @@ static const char *status_text(int status, int dry)
 /* One sentence saying why a file needed attention. */
 static void file_reason(const struct fsg_event *ev, char *out, size_t size)
 {
-    char a[FSG_HASH_STRLEN], e[FSG_HASH_STRLEN];
+    char a[FSG_SHA256_STRLEN], e[FSG_SHA256_STRLEN];
     int n;
+    int has_crc = (ev->expected_hashes & FSG_HASH_CRC32) != 0;
+    int crc_differs = has_crc && ev->actual != ev->expected;
 
-    if (ev->problem == FSG_PROBLEM_MISMATCH)
+    if (ev->problem == FSG_PROBLEM_MISMATCH && ev->sha_expected != NULL &&
+        ev->sha_actual != NULL && !crc_differs)
+        /* The sha256 is what tells: the crc32 matches, or the entry has none. */
+        n = snprintf(out, size, "%s (sha256 %.16s..., expected %.16s...%s)",
+                     problem_text(ev->problem), fsg_sha256_format(ev->sha_actual, a),
+                     fsg_sha256_format(ev->sha_expected, e),
+                     has_crc ? "; its crc32 matches: altered to look intact" : "");
+    else if (ev->problem == FSG_PROBLEM_MISMATCH)
         n = snprintf(out, size, "%s (crc32 %s, expected %s)", problem_text(ev->problem),
                      fsg_hash_format(ev->actual, a), fsg_hash_format(ev->expected, e));
     else if (ev->problem == FSG_PROBLEM_NOT_REGULAR && ev->error == FSG_ERR_ISDIR)
@@ -196,7 +223,7 @@ static void on_event(void *ctx, const struct fsg_event *ev)
     struct printer *pr = ctx;
     const struct opts *o = pr->o;
     char reason[512];
-    char h[FSG_HASH_STRLEN], x[FSG_HASH_STRLEN];
+    char x[FSG_HASH_STRLEN], sx[FSG_SHA256_STRLEN];
 
     if (ev->kind == FSG_EVENT_ENTRY) {
         fprintf(stderr, "fsguard: ");
@@ -254,11 +281,13 @@ static void on_event(void *ctx, const struct fsg_event *ev)
             cJSON_AddStringToObject(f, "reason", reason);
         else
             cJSON_AddNullToObject(f, "reason");
-        cJSON_AddStringToObject(f, "crc32", fsg_hash_format(ev->recorded, h));
+        json_add_hashes(f, "crc32", "sha256", ev->hashes, ev->recorded, ev->sha_recorded);
         if (ev->has_actual)
             cJSON_AddStringToObject(f, "found", fsg_hash_format(ev->actual, x));
         else
             cJSON_AddNullToObject(f, "found");
+        if (ev->sha_actual != NULL)
+            cJSON_AddStringToObject(f, "found_sha256", fsg_sha256_format(ev->sha_actual, sx));
         char *s = cJSON_PrintUnformatted(f);
         printf("%s\n    %s", pr->nfiles == 0 ? "" : ",", s != NULL ? s : "null");
         cJSON_free(s);
@@ -360,6 +389,7 @@ static void print_json_tail(struct printer *pr, const struct fsg_report *r, int 
     cJSON *t = cJSON_CreateObject();
 
     cJSON_AddStringToObject(t, "feature", feature_text(r->feature));
+    cJSON_AddStringToObject(t, "signature", signature_text(r->signature));
     cJSON_AddStringToObject(t, "fota", r->fota == FSG_FOTA_COMMITTED     ? "finished"
                                        : r->fota == FSG_FOTA_UNCOMMITTED ? "discarded"
                                        : r->fota == FSG_FOTA_DAMAGED     ? "abandoned"
@@ -458,9 +488,15 @@ static int cmd_boot(const struct opts *o, int flags)
     }
     d.cfg.on_event = on_event;
     d.cfg.event_ctx = &pr;
+    d.cfg.pubkey = o->pubkey_file != NULL ? o->pubkey : NULL;
     int err = fsg_boot(&d.cfg, flags, &r);
     if (err < 0) {
-        if (r.bak_manifest_error == FSG_ERR_CORRUPT)
+        char why[8192];
+        if (err == FSG_ERR_SIGNATURE) {
+            signature_reason(r.signature, r.signature_error, o->bak, o->pubkey_file, why,
+                             sizeof why);
+            err_msg("%s; refusing to restore from it; nothing was changed", why);
+        } else if (r.bak_manifest_error == FSG_ERR_CORRUPT)
             err_msg("%s/checksum.json: not a valid JSON array (broken at byte %llu); the "
                     "backup partition is unusable, nothing was changed",
                     o->bak, (unsigned long long)r.bak_manifest_offset);
@@ -583,6 +619,8 @@ static void print_help(const char *cmd)
         fputs(usage_calc, stdout);
     fputs(usage_partitions, stdout);
     fputs(usage_common, stdout);
+    if (strcmp(cmd, "boot") == 0 || strcmp(cmd, "verify") == 0)
+        fputs(usage_pubkey, stdout);
     int edit = strcmp(cmd, "calc") == 0 || strcmp(cmd, "put") == 0;
     fputs(edit ? exits_calc : exits_check, stdout);
 }
@@ -601,6 +639,11 @@ static int parse(int argc, char **argv, struct opts *o)
             return -1;
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;
+        } else if (strcmp(a, "--pubkey") == 0 &&
+                   (strcmp(cmd, "boot") == 0 || strcmp(cmd, "verify") == 0)) {
+            int code = 0;
+            if ((o->pubkey_file = option_value(argc, argv, &i, cmd, &code)) == NULL)
+                return code;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error(cmd, "unknown option", a);
         } else if (strcmp(cmd, "put") == 0 && o->src == NULL) {
@@ -613,6 +656,8 @@ static int parse(int argc, char **argv, struct opts *o)
     }
     int code = partitions_resolve(&o->part, cmd, 1);
     if (code != 0)
+        return code;
+    if (o->pubkey_file != NULL && (code = load_key(cmd, o->pubkey_file, 0, o->pubkey)) != 0)
         return code;
     o->usr = o->part.usr;
     o->bak = o->part.bak;
@@ -645,6 +690,8 @@ int main(int argc, char **argv)
         return cmd_inspect(argc, argv);
     if (strcmp(cmd, "fota") == 0)
         return cmd_fota(argc, argv);
+    if (strcmp(cmd, "keygen") == 0)
+        return cmd_keygen(argc, argv);
     if (strcmp(cmd, "boot") != 0 && strcmp(cmd, "verify") != 0 && strcmp(cmd, "calc") != 0 &&
         strcmp(cmd, "put") != 0)
         return usage_error(NULL, "unknown command", cmd);

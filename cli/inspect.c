@@ -11,7 +11,7 @@
 #include <string.h>
 
 const char usage_inspect[] =
-    "Usage: fsguard inspect (--root DIR | --usr DIR | --bak DIR) [--json]\n"
+    "Usage: fsguard inspect (--root DIR | --usr DIR | --bak DIR) [--pubkey KEY.pub] [--json]\n"
     "\n"
     "Checks built partitions offline, writing nothing: every file listed in\n"
     "the partition's checksum.json exists and matches its hash; files present\n"
@@ -27,12 +27,15 @@ const char usage_inspect[] =
     "  --usr DIR     a user partition\n"
     "  --bak DIR     a backup partition\n"
     "  --root DIR    the same as --usr DIR/usr --bak DIR/bak\n"
+    "  --pubkey KEY.pub  check the backup checksum.json's signature (checksum.json.sig)\n"
+    "                against this key first; a missing or wrong one is an error\n"
     "  --json        print one JSON report on stdout\n"
     "  --help        this text\n"
     "\n"
     "Exit codes: 0 no problem, 4 problems found (damaged or missing files, bad\n"
     "entries, strays in the backup, backup/restore off), 8 a partition or its\n"
-    "checksum.json cannot be read, 16 usage error.\n";
+    "checksum.json cannot be read, or its signature is missing or wrong, 16 usage\n"
+    "error.\n";
 
 struct insp_cli {
     const char *dir;
@@ -53,7 +56,7 @@ static const char *type_text(int type)
 static void on_insp_event(void *ctx, const struct fsg_event *ev)
 {
     struct insp_cli *ic = ctx;
-    char h[FSG_HASH_STRLEN], x[FSG_HASH_STRLEN];
+    char h[24], x[24], sx[FSG_SHA256_STRLEN];
     int ascii = ev->kind == FSG_EVENT_UNLISTED ||
                 (ev->kind == FSG_EVENT_ENTRY && ev->defect == FSG_DEFECT_NAME_CHARS);
     char *name = ev->name != NULL ? escaped(ev->name, ascii) : NULL;
@@ -66,20 +69,22 @@ static void on_insp_event(void *ctx, const struct fsg_event *ev)
             cJSON *f = cJSON_CreateObject();
             cJSON_AddStringToObject(f, "name", name);
             cJSON_AddStringToObject(f, "status", status);
-            cJSON_AddStringToObject(f, "crc32", fsg_hash_format(ev->expected, h));
+            json_add_hashes(f, "crc32", "sha256", ev->hashes, ev->expected, ev->sha_expected);
             if (ev->has_actual)
                 cJSON_AddStringToObject(f, "found", fsg_hash_format(ev->actual, x));
             else
                 cJSON_AddNullToObject(f, "found");
+            if (ev->sha_actual != NULL)
+                cJSON_AddStringToObject(f, "found_sha256", fsg_sha256_format(ev->sha_actual, sx));
             cJSON_AddNumberToObject(f, "size", (double)ev->size);
             if (ev->status != FSG_STATUS_OK)
                 cJSON_AddStringToObject(f, "reason", problem_text(ev->problem));
             cJSON_AddItemToArray(ic->files, f);
         } else {
             printf("%-9s %12llu  %-10s  %s", status, (unsigned long long)ev->size,
-                   fsg_hash_format(ev->expected, h), name);
+                   short_hash(ev->hashes, ev->expected, ev->sha_expected, h), name);
             if (ev->status != FSG_STATUS_OK && ev->has_actual)
-                printf("  (found %s)", fsg_hash_format(ev->actual, x));
+                printf("  (found %s)", short_hash(ev->hashes, ev->actual, ev->sha_actual, x));
             else if (ev->status != FSG_STATUS_OK && ev->problem != FSG_PROBLEM_MISSING)
                 printf("  (%s)", problem_text(ev->problem));
             putchar('\n');
@@ -117,7 +122,8 @@ static void on_insp_event(void *ctx, const struct fsg_event *ev)
 }
 
 /* Inspects one partition; returns its exit code and adds its JSON to arr. */
-static int inspect_one(const char *dir, int source, int json, cJSON *arr)
+static int inspect_one(const char *dir, int source, int json, const unsigned char *pubkey,
+                       cJSON *arr)
 {
     static unsigned char buf[64 * 1024];
     struct insp_cli ic = {dir, source, json, cJSON_CreateArray(), cJSON_CreateArray(),
@@ -145,15 +151,21 @@ static int inspect_one(const char *dir, int source, int json, cJSON *arr)
     cfg.buf_size = sizeof buf;
     cfg.on_event = on_insp_event;
     cfg.event_ctx = &ic;
+    cfg.pubkey = pubkey;
     if (!json) {
         printf("%s partition ", what);
         put_safe(stdout, dir);
-        printf(":\n%-9s %12s  %-10s  %s\n", "STATUS", "SIZE", "CRC32", "NAME");
+        printf(":\n%-9s %12s  %-10s  %s\n", "STATUS", "SIZE", "HASH", "NAME");
     }
     err = fsg_inspect(&cfg, source, &r);
     fsg_posix_close(&p);
     if (err < 0) {
-        if (r.manifest_error == FSG_ERR_CORRUPT)
+        char why[8192];
+        if (err == FSG_ERR_SIGNATURE) {
+            signature_reason(r.signature, r.signature_error, dir, "--pubkey's key", why,
+                             sizeof why);
+            err_msg("inspect: %s", why);
+        } else if (r.manifest_error == FSG_ERR_CORRUPT)
             err_msg("inspect: %s/checksum.json: not a valid JSON array (broken at byte %llu)",
                     dir, (unsigned long long)r.manifest_offset);
         else if (r.manifest_error != 0)
@@ -169,7 +181,10 @@ static int inspect_one(const char *dir, int source, int json, cJSON *arr)
     }
     if (!json && err == 0) {
         if (source == FSG_SOURCE_BAK)
-            printf("backup_restore.json: %s\n", feature_text(r.feature));
+            printf("backup_restore.json: %s\nsignature: %s\n", feature_text(r.feature),
+                   pubkey != NULL ? "good (signed by --pubkey's key)"
+                   : r.has_signature ? "present, not checked (give --pubkey)"
+                                    : "none");
         printf("%lu listed: %lu ok, %lu damaged or missing; %lu %s; %lu bad entries; "
                "%s in all\n\n",
                r.listed, r.ok, r.damaged, r.unlisted,
@@ -181,13 +196,18 @@ report:
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "partition", source == FSG_SOURCE_BAK ? "bak" : "usr");
         cJSON_AddStringToObject(o, "path", dir);
-        if (source == FSG_SOURCE_BAK)
+        if (source == FSG_SOURCE_BAK) {
             cJSON_AddStringToObject(o, "backup_restore", feature_text(r.feature));
+            cJSON_AddStringToObject(o, "signature", signature_text(r.signature));
+        }
         if (code == EXIT_OPERATIONAL) {
-            char why[256];
+            char why[8192];
             if (r.manifest_error == FSG_ERR_CORRUPT)
                 snprintf(why, sizeof why, "checksum.json: not a valid JSON array (broken at "
                          "byte %llu)", (unsigned long long)r.manifest_offset);
+            else if (err == FSG_ERR_SIGNATURE)
+                signature_reason(r.signature, r.signature_error, dir, "--pubkey's key", why,
+                                 sizeof why);
             else if (r.manifest_error != 0)
                 snprintf(why, sizeof why, "checksum.json: %s", fsg_strerror(r.manifest_error));
             else
@@ -219,6 +239,8 @@ report:
 int cmd_inspect(int argc, char **argv)
 {
     static struct partitions part;
+    static unsigned char pubkey[FSG_SECKEY_LEN];
+    const char *pubkey_file = NULL;
     int json = 0, code = 0;
 
     for (int i = 2; i < argc; i++) {
@@ -232,6 +254,9 @@ int cmd_inspect(int argc, char **argv)
             return EXIT_CLEAN;
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
+        } else if (strcmp(a, "--pubkey") == 0) {
+            if ((pubkey_file = option_value(argc, argv, &i, "inspect", &code)) == NULL)
+                return code;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error("inspect", "unknown option", a);
         } else {
@@ -241,15 +266,20 @@ int cmd_inspect(int argc, char **argv)
     if ((code = partitions_resolve(&part, "inspect", 0)) != 0)
         return code;
     const char *usr = part.usr, *bak = part.bak;
+    if (pubkey_file != NULL && bak == NULL)
+        return usage_error("inspect", "--pubkey checks a backup partition: give --bak or --root",
+                           NULL);
+    if (pubkey_file != NULL && (code = load_key("inspect", pubkey_file, 0, pubkey)) != 0)
+        return code;
 
     cJSON *arr = cJSON_CreateArray();
     int worst = EXIT_CLEAN;
     if (bak != NULL) {
-        int c = inspect_one(bak, FSG_SOURCE_BAK, json, arr);
+        int c = inspect_one(bak, FSG_SOURCE_BAK, json, pubkey_file != NULL ? pubkey : NULL, arr);
         worst = c > worst ? c : worst;
     }
     if (usr != NULL) {
-        int c = inspect_one(usr, FSG_SOURCE_USR, json, arr);
+        int c = inspect_one(usr, FSG_SOURCE_USR, json, NULL, arr);
         worst = c > worst ? c : worst;
     }
     if (json) {

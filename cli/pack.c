@@ -47,6 +47,14 @@ const char usage_pack[] =
     "                     leading '/', against the name below /usr/. '*' and '?'\n"
     "                     stay within a directory, '**' spans directories.\n"
     "  --disable          write backup_restore.json with \"enable\": 0\n"
+    "  --hash KIND        hashes in checksum.json: crc32 (the default, what\n"
+    "                     QuecPython's runtime reads), sha256 (as early QuecPython\n"
+    "                     firmware wrote) or both (QuecPython reads the crc32,\n"
+    "                     fsguard checks both)\n"
+    "  --sign KEY         sign the backup checksum.json with secret key KEY (made\n"
+    "                     by 'fsguard keygen') into bak/checksum.json.sig, for\n"
+    "                     'fsguard boot --pubkey'; implies --hash both unless\n"
+    "                     --hash sha256 is given (a CRC-32 can be forged)\n"
     "  --usr-size BYTES   refuse if the user partition's content exceeds BYTES\n"
     "  --bak-size BYTES   refuse if the backup partition's content exceeds BYTES\n"
     "                     (BYTES may end in K, M or G: powers of 1024; content is\n"
@@ -67,6 +75,9 @@ struct pack_cli {
     unsigned char *seen;    /* listed[i] matched a file of SRC */
     size_t nlisted;
     int disable, force, json;
+    unsigned hashes;
+    const char *sign_file;
+    unsigned char sign_key[FSG_SECKEY_LEN];
     uint64_t usr_size, bak_size;
     /* progress */
     int progress;
@@ -137,7 +148,6 @@ static void show_progress(struct pack_cli *pc, int last)
 static void on_pack_event(void *ctx, const struct fsg_event *ev)
 {
     struct pack_cli *pc = ctx;
-    char h[FSG_HASH_STRLEN];
 
     if (ev->kind == FSG_EVENT_REFUSED) {
         fprintf(stderr, "fsguard: pack: ");
@@ -168,7 +178,7 @@ static void on_pack_event(void *ctx, const struct fsg_event *ev)
             cJSON *f = cJSON_CreateObject();
             cJSON_AddStringToObject(f, "name", ev->name);
             cJSON_AddNumberToObject(f, "size", (double)ev->size);
-            cJSON_AddStringToObject(f, "crc32", fsg_hash_format(ev->recorded, h));
+            json_add_hashes(f, "crc32", "sha256", ev->hashes, ev->recorded, ev->sha_recorded);
             cJSON_AddBoolToObject(f, "protected", ev->protect);
             cJSON_AddItemToArray(pc->files, f);
         }
@@ -324,6 +334,18 @@ static int parse_pack(int argc, char **argv, struct pack_cli *pc)
         } else if (strcmp(a, "--out") == 0) {
             if ((pc->out = option_value(argc, argv, &i, "pack", &code)) == NULL)
                 return code;
+        } else if (strcmp(a, "--hash") == 0) {
+            if ((v = option_value(argc, argv, &i, "pack", &code)) == NULL)
+                return code;
+            pc->hashes = strcmp(v, "crc32") == 0    ? FSG_HASH_CRC32
+                         : strcmp(v, "sha256") == 0 ? FSG_HASH_SHA256
+                         : strcmp(v, "both") == 0   ? FSG_HASH_CRC32 | FSG_HASH_SHA256
+                                                    : 0;
+            if (pc->hashes == 0)
+                return usage_error("pack", "--hash takes crc32, sha256 or both, not", v);
+        } else if (strcmp(a, "--sign") == 0) {
+            if ((pc->sign_file = option_value(argc, argv, &i, "pack", &code)) == NULL)
+                return code;
         } else if (strcmp(a, "--list") == 0) {
             if ((pc->list_file = option_value(argc, argv, &i, "pack", &code)) == NULL)
                 return code;
@@ -358,6 +380,17 @@ static int parse_pack(int argc, char **argv, struct pack_cli *pc)
         return usage_error("pack", "which tree? give SRC, the files as they go under /usr", NULL);
     if (pc->out == NULL)
         return usage_error("pack", "where to? give --out OUT", NULL);
+    if (pc->sign_file != NULL) {
+        if (pc->hashes == FSG_HASH_CRC32)
+            return usage_error("pack", "--sign needs sha256 hashes (a signed CRC-32 can be "
+                                       "forged); drop --hash crc32 or give --hash both", NULL);
+        if (pc->hashes == 0)
+            pc->hashes = FSG_HASH_CRC32 | FSG_HASH_SHA256;
+        if ((code = load_key("pack", pc->sign_file, 1, pc->sign_key)) != 0)
+            return code;
+    }
+    if (pc->hashes == 0)
+        pc->hashes = FSG_HASH_CRC32;
     return 0;
 }
 
@@ -491,11 +524,20 @@ static void print_pack_summary(const struct pack_cli *pc, const struct fsg_pack_
         printf(", %.0f%% of --usr-size", (double)r->usr_bytes * 100 / (double)pc->usr_size);
     printf("\n  ");
     put_safe(stdout, pc->out);
-    printf("/bak: %s of content (%lu files + checksum.json + backup_restore.json)",
-           human_size(r->bak_bytes, a), r->protected_files);
+    printf("/bak: %s of content (%lu files + checksum.json%s + backup_restore.json)",
+           human_size(r->bak_bytes, a), r->protected_files,
+           pc->sign_file != NULL ? " + checksum.json.sig" : "");
     if (pc->bak_size != 0)
         printf(", %.0f%% of --bak-size", (double)r->bak_bytes * 100 / (double)pc->bak_size);
-    printf("\n  backup/restore %s\n", pc->disable ? "disabled (\"enable\": 0)" : "enabled");
+    printf("\n  backup/restore %s; hashes: %s", pc->disable ? "disabled (\"enable\": 0)" : "enabled",
+           pc->hashes == FSG_HASH_SHA256 ? "sha256"
+           : pc->hashes == FSG_HASH_CRC32 ? "crc32"
+                                          : "crc32 and sha256");
+    if (pc->sign_file != NULL) {
+        printf("; backup checksum.json signed with ");
+        put_safe(stdout, pc->sign_file);
+    }
+    putchar('\n');
 }
 
 static void print_pack_json(struct pack_cli *pc, const struct fsg_pack_report *r, int code)
@@ -505,6 +547,8 @@ static void print_pack_json(struct pack_cli *pc, const struct fsg_pack_report *r
     cJSON_AddStringToObject(j, "src", pc->src);
     cJSON_AddStringToObject(j, "out", pc->out);
     cJSON_AddBoolToObject(j, "enable", !pc->disable);
+    cJSON_AddStringToObject(j, "hash", hash_kinds_text(pc->hashes));
+    cJSON_AddBoolToObject(j, "signed", pc->sign_file != NULL);
     cJSON_AddItemToObject(j, "files", pc->files);
     cJSON_AddItemToObject(j, "refused", pc->refused);
     pc->files = pc->refused = NULL;
@@ -563,6 +607,8 @@ int cmd_pack(int argc, char **argv)
     opt.protect = protect;
     opt.protect_ctx = &pc;
     opt.enable = !pc.disable;
+    opt.hashes = pc.hashes;
+    opt.sign_key = pc.sign_file != NULL ? pc.sign_key : NULL;
     opt.usr_limit = pc.usr_size;
     opt.bak_limit = pc.bak_size;
     opt.buf = buf;

@@ -312,6 +312,7 @@ struct fsg_event {
     int error;                 /* FSG_ERR_* behind problem or failure, or 0 */
     unsigned hashes;           /* FILE, PACKED: the kinds of hash the entry
                                   carries afterwards (enum fsg_hash_kind) */
+    unsigned expected_hashes;  /* FILE: the kinds it carried when checked */
     uint32_t expected;         /* crc32 checksum.json holds for the file (if
                                   hashes has FSG_HASH_CRC32) */
     uint32_t actual;           /* crc32 of the user file as found (if read) */
@@ -687,6 +688,7 @@ struct fsg_inspect_report {
                                      fsg_signature (FSG_ERR_SIGNATURE unless
                                      GOOD, nothing else checked) */
     int signature_error;
+    int has_signature;            /* backup partition: checksum.json.sig exists */
     unsigned long listed;         /* valid entries */
     unsigned long ok;             /* listed files present and matching */
     unsigned long damaged;        /* listed files missing, differing, unreadable */

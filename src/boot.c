@@ -129,6 +129,7 @@ static void check_one(struct boot *b, struct fsg_entry *e, bool added)
     ev.kind = FSG_EVENT_FILE;
     ev.name = e->name;
     ev.expected = want.crc;
+    ev.expected_hashes = want.kinds;
     ev.sha_expected = want.kinds & FSG_HASH_SHA256 ? want.sha : NULL;
     ev.entry_added = added;
     b->r->files++;

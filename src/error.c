@@ -27,6 +27,7 @@ const char *fsg_strerror(int err)
     case FSG_ERR_BADNAME: return "not a valid protected-file name";
     case FSG_ERR_NOTPROTECTED: return "not listed in checksum.json";
     case FSG_ERR_MISMATCH: return "data read back differs from data written";
+    case FSG_ERR_SIGNATURE: return "the backup checksum.json is not signed by the given key";
     default: return "unknown error";
     }
 }
@@ -45,11 +46,14 @@ const char *fsg_defect_str(int defect)
     case FSG_DEFECT_NAME_LONG: return "name is too long";
     case FSG_DEFECT_NAME_CHARS: return "name has a control character, a backslash or invalid UTF-8";
     case FSG_DEFECT_NAME_RESERVED: return "name is reserved for fsguard's own files";
-    case FSG_DEFECT_NO_HASH: return "entry has no \"crc32\"";
-    case FSG_DEFECT_HASH_TYPE: return "\"crc32\" is not a string";
-    case FSG_DEFECT_HASH_BAD: return "\"crc32\" is not a 32-bit hex value";
+    case FSG_DEFECT_NO_HASH: return "entry has neither \"crc32\" nor \"sha256\"";
+    case FSG_DEFECT_HASH_TYPE: return "\"crc32\" or \"sha256\" is not a string";
+    case FSG_DEFECT_HASH_BAD:
+        return "\"crc32\" is not a 32-bit hex value, or \"sha256\" not 64 hex digits";
     case FSG_DEFECT_DUPLICATE: return "an earlier entry has the same name";
-    case FSG_DEFECT_PENDING_BAD: return "\"fsg_pending\" is not a 32-bit hex string";
+    case FSG_DEFECT_PENDING_BAD:
+        return "\"fsg_pending\" or \"fsg_pending_sha256\" is malformed or does not match the "
+               "entry's kinds of hash";
     default: return "unknown defect";
     }
 }

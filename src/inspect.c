@@ -46,6 +46,8 @@ static int visit(void *arg, const char *path, int type)
         in->r->total_bytes += st.size;
     else
         st.size = 0;
+    if (type == FSG_TYPE_REG && in->source == FSG_SOURCE_BAK && strcmp(path, FSG_SIG_NAME) == 0)
+        in->r->has_signature = 1;
     if (type == FSG_TYPE_REG &&
         (strcmp(path, FSG_MANIFEST_NAME) == 0 ||
          (in->source == FSG_SOURCE_BAK &&
@@ -76,6 +78,7 @@ static void check_listed(struct insp *in, const struct fsg_entry *e)
     ev.kind = FSG_EVENT_FILE;
     ev.name = e->name;
     ev.hashes = e->sum.kinds;
+    ev.expected_hashes = e->sum.kinds;
     ev.expected = e->sum.crc;
     ev.recorded = e->sum.crc;
     ev.sha_expected = e->sum.kinds & FSG_HASH_SHA256 ? e->sum.sha : NULL;
