@@ -2,8 +2,8 @@
  * fuzz_name.c -- libFuzzer target: name validation and hash parsing. What
  * fsg_name_check accepts must be safe to turn into a path: under /usr/,
  * no empty, "." or ".." component, no control character or backslash,
- * within the length limits. What fsg_hash_parse accepts must print back
- * to the same value.
+ * within the length limits. What fsg_hash_parse and fsg_sha256_parse
+ * accept must print back to the same value.
  */
 #include "fsguard.h"
 
@@ -34,6 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t v, w;
     char h[FSG_HASH_STRLEN];
     if (fsg_hash_parse(s, &v) == 0 && (fsg_hash_parse(fsg_hash_format(v, h), &w) != 0 || v != w))
+        abort();
+    /* What fsg_sha256_parse accepts is 64 hex digits, and prints back
+     * (lowercase) to the same bytes. */
+    unsigned char a[FSG_SHA256_LEN], b[FSG_SHA256_LEN];
+    char hs[FSG_SHA256_STRLEN];
+    if (fsg_sha256_parse(s, a) == 0 &&
+        (strlen(s) != 64 || fsg_sha256_parse(fsg_sha256_format(a, hs), b) != 0 ||
+         memcmp(a, b, sizeof a) != 0 || strspn(hs, "0123456789abcdef") != 64))
         abort();
     free(s);
     return 0;
