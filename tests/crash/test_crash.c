@@ -13,6 +13,9 @@
  *  - no temporary file is left, and the backup was never written.
  * A failure prints the line that replays it: FSG_CRASH_REPLAY=ID.
  *
+ * Then a second pass over the scenarios that write hashes, with tables whose
+ * entries carry "sha256" too ("sha/..." ids): the sha256 must survive too.
+ *
  * FSG_CRASH_DEEP=1 runs more seeds and fault kinds (make test-deep).
  * Built against a deliberately broken core (FSG_TEST_BREAK), the program
  * passes only if the sweep catches the breakage: proof that it can fail.
@@ -21,6 +24,7 @@
 #include "fsguard.h"
 
 #include <cjson/cJSON.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +70,7 @@ static const char V1[] = "print('edited once')\n";
 static const char V2[] = "print('edited twice, a little longer')\n";
 
 static int failures, runs, failed_runs;
+static int with_sha;        /* tables carry "sha256" besides "crc32" */
 static int expect_broken;   /* built against a broken core: a failure is the goal */
 static const char *replay;  /* FSG_CRASH_REPLAY */
 static char current[128];   /* id of the run under way */
@@ -85,6 +90,26 @@ static const char *hash_str(const void *data, size_t len, char out[FSG_HASH_STRL
     return fsg_hash_format(fsg_crc32(FSG_CRC_INIT, data, len), out);
 }
 
+static const char *sha_str(const void *data, size_t len, char out[FSG_SHA256_STRLEN])
+{
+    unsigned char d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(d, data, len);
+    return fsg_sha256_format(d, out);
+}
+
+/* True if entry e holds the hashes of data, as the pass expects. */
+static int entry_matches(const cJSON *e, const void *data, size_t len)
+{
+    char h[FSG_HASH_STRLEN], sh[FSG_SHA256_STRLEN];
+    const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(e, "crc32"));
+    const char *x = cJSON_GetStringValue(cJSON_GetObjectItem(e, "sha256"));
+    if (c == NULL || strcmp(c, hash_str(data, len, h)) != 0)
+        return 0;
+    if (with_sha)
+        return x != NULL && strcmp(x, sha_str(data, len, sh)) == 0;
+    return x == NULL;
+}
+
 /* A manifest for the standard files, with one file's content overridden. */
 static void write_manifest(struct fsg_mem *m, const char *path, const char *name,
                            const void *data, size_t len, const char *pending)
@@ -100,6 +125,10 @@ static void write_manifest(struct fsg_mem *m, const char *path, const char *name
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "name", names[i]);
         cJSON_AddStringToObject(e, "crc32", hash_str(v.data, v.len, h));
+        if (with_sha) {
+            char sh[FSG_SHA256_STRLEN];
+            cJSON_AddStringToObject(e, "sha256", sha_str(v.data, v.len, sh));
+        }
         if (pending != NULL && name != NULL && strcmp(names[i], name) == 0)
             cJSON_AddStringToObject(e, "fsg_pending", pending);
         cJSON_AddItemToArray(arr, e);
@@ -113,7 +142,8 @@ static void write_manifest(struct fsg_mem *m, const char *path, const char *name
 /* The standard device: five protected files, factory everywhere. */
 static struct dev standard(void)
 {
-    static struct dev base;
+    static struct dev bases[2];
+    struct dev *b = &bases[with_sha], base = *b;
     if (base.usr == NULL) {
         base.usr = fsg_mem_new();
         base.bak = fsg_mem_new();
@@ -127,6 +157,7 @@ static struct dev standard(void)
         write_manifest(base.usr, "checksum.json", NULL, NULL, 0, NULL);
         write_manifest(base.bak, "checksum.json", NULL, NULL, 0, NULL);
         fsg_mem_put(base.bak, "backup_restore.json", "{\"enable\": 1}\n", 14);
+        *b = base;
     }
     struct dev d = {fsg_mem_clone(base.usr), fsg_mem_clone(base.bak)};
     return d;
@@ -352,7 +383,6 @@ static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int has_entry(struct dev *d, const char *name, const char *data, size_t len)
 {
     size_t mlen;
-    char h[FSG_HASH_STRLEN];
     const char *man = fsg_mem_get(d->usr, "checksum.json", &mlen);
     cJSON *t = man != NULL ? cJSON_ParseWithLength(man, mlen) : NULL;
     int found = 0;
@@ -360,9 +390,8 @@ static int has_entry(struct dev *d, const char *name, const char *data, size_t l
     cJSON_ArrayForEach(e, t)
     {
         const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(e, "name"));
-        const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(e, "crc32"));
         if (n != NULL && strcmp(n, name) == 0)
-            found = data == NULL || (c != NULL && strcmp(c, hash_str(data, len, h)) == 0) ? 1 : -1;
+            found = data == NULL || entry_matches(e, data, len) ? 1 : -1;
     }
     cJSON_Delete(t);
     return found;
@@ -493,8 +522,6 @@ static void check_after(struct dev *d, const struct scenario *sc)
             fail("%s holds no version it legitimately had", names[i]);
             continue;
         }
-        char h[FSG_HASH_STRLEN];
-        hash_str(data, len, h);
         int found = 0;
         cJSON *e;
         cJSON_ArrayForEach(e, table)
@@ -503,10 +530,11 @@ static void check_after(struct dev *d, const struct scenario *sc)
             if (n == NULL || strcmp(n, names[i]) != 0)
                 continue;
             found = 1;
-            const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(e, "crc32"));
-            if (c == NULL || strcmp(c, h) != 0)
-                fail("checksum.json does not hold the hash of %s's content", names[i]);
-            if (cJSON_GetObjectItem(e, "fsg_pending") != NULL)
+            if (!entry_matches(e, data, len))
+                fail("checksum.json does not hold the hash%s of %s's content",
+                     with_sha ? "es (crc32 and sha256)" : "", names[i]);
+            if (cJSON_GetObjectItem(e, "fsg_pending") != NULL ||
+                cJSON_GetObjectItem(e, "fsg_pending_sha256") != NULL)
                 fail("a pending hash is left for %s", names[i]);
         }
         if (!found)
@@ -686,6 +714,21 @@ int main(void)
 
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
         sweep(&scenarios[i], deep);
+    /* The paths that write hashes, once more with sha256 entries. */
+    static const char *const sha_pass[] = {"boot-missing", "boot-flipped-big", "boot-hash-only",
+                                           "calc", "put-small", "put-big", "fota"};
+    with_sha = 1;
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+        for (size_t k = 0; k < sizeof sha_pass / sizeof sha_pass[0]; k++) {
+            if (strcmp(scenarios[i].id, sha_pass[k]) != 0)
+                continue;
+            struct scenario sc = scenarios[i];
+            char id[64];
+            snprintf(id, sizeof id, "sha/%s", sc.id);
+            sc.id = id;
+            sweep(&sc, deep);
+        }
+    }
 
     if (expect_broken) {
         /* A sweep that cannot fail proves nothing: against a core broken
