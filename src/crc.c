@@ -33,7 +33,7 @@ char *fsg_hash_format(uint32_t crc, char out[FSG_HASH_STRLEN])
     return out;
 }
 
-static int hex_value(char ch)
+int fsg_hex_digit(char ch)
 {
     if (ch >= '0' && ch <= '9')
         return ch - '0';
@@ -52,7 +52,7 @@ int fsg_hash_parse(const char *s, uint32_t *crc)
     if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
         s += 2;
     for (; *s != '\0'; s++) {
-        int d = hex_value(*s);
+        int d = fsg_hex_digit(*s);
         if (d < 0)
             return FSG_ERR_CORRUPT;
         v = (v << 4) | (uint64_t)d;

@@ -77,22 +77,10 @@ bool fsg_sum_equal(const struct fsg_sum *a, const struct fsg_sum *b)
     return a->kinds == b->kinds && (a->kinds == 0 || fsg_sum_match(a, b));
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Exactly 2*n hex digits at s into out. */
-static bool unhex(const char *s, unsigned char *out, size_t n)
+bool fsg_hex_decode(const char *s, unsigned char *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
+        int hi = fsg_hex_digit(s[2 * i]), lo = hi < 0 ? -1 : fsg_hex_digit(s[2 * i + 1]);
         if (lo < 0)
             return false;
         out[i] = (unsigned char)(hi << 4 | lo);
@@ -100,20 +88,25 @@ static bool unhex(const char *s, unsigned char *out, size_t n)
     return true;
 }
 
-char *fsg_sha256_format(const unsigned char sha[FSG_SHA256_LEN], char out[FSG_SHA256_STRLEN])
+void fsg_hex_encode(const unsigned char *b, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < FSG_SHA256_LEN; i++) {
-        out[2 * i] = digits[sha[i] >> 4];
-        out[2 * i + 1] = digits[sha[i] & 15];
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
     }
-    out[2 * FSG_SHA256_LEN] = '\0';
+    out[2 * n] = '\0';
+}
+
+char *fsg_sha256_format(const unsigned char sha[FSG_SHA256_LEN], char out[FSG_SHA256_STRLEN])
+{
+    fsg_hex_encode(sha, FSG_SHA256_LEN, out);
     return out;
 }
 
 int fsg_sha256_parse(const char *s, unsigned char sha[FSG_SHA256_LEN])
 {
-    if (strlen(s) != 2 * FSG_SHA256_LEN || !unhex(s, sha, FSG_SHA256_LEN))
+    if (strlen(s) != 2 * FSG_SHA256_LEN || !fsg_hex_decode(s, sha, FSG_SHA256_LEN))
         return FSG_ERR_CORRUPT;
     return 0;
 }
@@ -126,8 +119,8 @@ static bool parse_sig(const char *t, size_t len, unsigned char pk[crypto_sign_PU
     const size_t hl = sizeof head - 1, pl = 2 * crypto_sign_PUBLICKEYBYTES,
                  sl = 2 * crypto_sign_BYTES;
     if (len < hl + pl + 1 + sl || memcmp(t, head, hl) != 0 || t[hl + pl] != ' ' ||
-        !unhex(t + hl, pk, crypto_sign_PUBLICKEYBYTES) ||
-        !unhex(t + hl + pl + 1, sig, crypto_sign_BYTES))
+        !fsg_hex_decode(t + hl, pk, crypto_sign_PUBLICKEYBYTES) ||
+        !fsg_hex_decode(t + hl + pl + 1, sig, crypto_sign_BYTES))
         return false;
     for (size_t i = hl + pl + 1 + sl; i < len; i++)
         if (t[i] != ' ' && t[i] != '\t' && t[i] != '\r' && t[i] != '\n')

@@ -54,6 +54,13 @@ void fsg_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const 
 
 /* ---- hashes (digest.c) ---- */
 
+/* The value of a hex digit of either case, or -1 (crc.c). */
+int fsg_hex_digit(char ch);
+/* Exactly 2*n hex digits at s into n bytes at out. */
+bool fsg_hex_decode(const char *s, unsigned char *out, size_t n);
+/* n bytes as 2*n lowercase hex digits and a NUL into out. */
+void fsg_hex_encode(const unsigned char *b, size_t n, char *out);
+
 /* The hashes of one content: kinds says which are set (enum fsg_hash_kind
  * bits). */
 struct fsg_sum {

@@ -16,16 +16,6 @@ _Static_assert(crypto_sign_SECRETKEYBYTES == FSG_SECKEY_LEN, "Ed25519 secret key
 _Static_assert(sizeof SECRET_HEAD - 1 + 2 * crypto_sign_SEEDBYTES + 2 <= FSG_KEY_STRLEN,
                "FSG_KEY_STRLEN too small");
 
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 int fsg_keygen(unsigned char pk[FSG_PUBKEY_LEN], unsigned char sk[FSG_SECKEY_LEN])
 {
     /* sodium_init fails only when no random source can be opened. */
@@ -41,7 +31,7 @@ char *fsg_key_format(int secret, const unsigned char *key, char out[FSG_KEY_STRL
     memcpy(out, head, hl);
     /* A secret key file holds the seed (the first half of libsodium's
      * secret key); the key pair is derived from it again when read. */
-    hex(key, secret ? crypto_sign_SEEDBYTES : crypto_sign_PUBLICKEYBYTES, out + hl);
+    fsg_hex_encode(key, secret ? crypto_sign_SEEDBYTES : crypto_sign_PUBLICKEYBYTES, out + hl);
     size_t n = strlen(out);
     out[n] = '\n';
     out[n + 1] = '\0';
@@ -52,7 +42,6 @@ int fsg_key_parse(const char *text, size_t len, int *secret, unsigned char key[F
                   unsigned char pk[FSG_PUBKEY_LEN])
 {
     unsigned char raw[32];
-    char digits[2 * sizeof raw + 1];
     size_t hl = sizeof SECRET_HEAD - 1;
 
     _Static_assert(sizeof SECRET_HEAD == sizeof PUBLIC_HEAD, "key file heads differ in length");
@@ -67,10 +56,7 @@ int fsg_key_parse(const char *text, size_t len, int *secret, unsigned char key[F
         *secret = 0;
     else
         return FSG_ERR_CORRUPT;
-    memcpy(digits, text + hl, 2 * sizeof raw);
-    digits[2 * sizeof raw] = '\0';
-    /* The same 64-hex-digit syntax as a sha256. */
-    if (fsg_sha256_parse(digits, raw) < 0)
+    if (!fsg_hex_decode(text + hl, raw, sizeof raw))
         return FSG_ERR_CORRUPT;
     if (*secret) {
         unsigned char p[crypto_sign_PUBLICKEYBYTES];
@@ -86,7 +72,6 @@ int fsg_key_parse(const char *text, size_t len, int *secret, unsigned char key[F
             memcpy(pk, raw, sizeof raw);
     }
     sodium_memzero(raw, sizeof raw);
-    sodium_memzero(digits, sizeof digits);
     return 0;
 }
 
@@ -100,9 +85,9 @@ int fsg_sign_line(const unsigned char sk[FSG_SECKEY_LEN], const char *text, size
         return FSG_ERR_IO;
     /* libsodium's secret key ends with its public key. */
     memcpy(out, "ed25519 ", 8);
-    hex(sk + crypto_sign_SEEDBYTES, crypto_sign_PUBLICKEYBYTES, out + 8);
+    fsg_hex_encode(sk + crypto_sign_SEEDBYTES, crypto_sign_PUBLICKEYBYTES, out + 8);
     out[8 + 2 * crypto_sign_PUBLICKEYBYTES] = ' ';
-    hex(sig, sizeof sig, out + 9 + 2 * crypto_sign_PUBLICKEYBYTES);
+    fsg_hex_encode(sig, sizeof sig, out + 9 + 2 * crypto_sign_PUBLICKEYBYTES);
     size_t n = strlen(out);
     out[n] = '\n';
     out[n + 1] = '\0';
