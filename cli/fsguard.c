@@ -79,6 +79,8 @@ static const char usage_calc[] =
     "QuecPython's file_crc32.calc('/usr/PATH'): after a legitimate edit of a\n"
     "protected file, hashes it, records the hash in the user checksum.json\n"
     "(atomically, only if it changed) and prints it as stored (\"0x1c291ca3\").\n"
+    "An entry keeps the kinds of hash it has; for a \"sha256\"-only entry the\n"
+    "sha256 is printed (with --json: every hash the entry carries).\n"
     "A file that is not listed in checksum.json, or does not exist, is an error\n"
     "and changes nothing.\n"
     "\n";
@@ -93,8 +95,9 @@ static const char usage_put[] =
     "content goes to a temporary file beside the target, is synced and\n"
     "verified; its hash is recorded as pending in checksum.json; the file is\n"
     "renamed into place and the directory synced; then the hash is committed.\n"
-    "Prints the new hash as stored (\"0x1c291ca3\"). A name not listed in\n"
-    "checksum.json is an error and changes nothing.\n"
+    "Prints the new hash as stored (\"0x1c291ca3\"; as calc does for an entry\n"
+    "with a \"sha256\"). A name not listed in checksum.json is an error and\n"
+    "changes nothing.\n"
     "\n";
 
 static const char usage_common[] =
@@ -553,12 +556,33 @@ static int put_file(const struct fsg_config *cfg, const char *src, const char *n
     return err;
 }
 
+/* The entry calc or put recorded, as its FILE event tells. */
+struct recorded {
+    int seen;
+    unsigned kinds;
+    uint32_t crc;
+    unsigned char sha[FSG_SHA256_LEN];
+};
+
+static void on_edit_event(void *ctx, const struct fsg_event *ev)
+{
+    struct recorded *rec = ctx;
+    if (ev->kind != FSG_EVENT_FILE)
+        return;
+    rec->seen = 1;
+    rec->kinds = ev->hashes;
+    rec->crc = ev->recorded;
+    if (ev->sha_recorded != NULL)
+        memcpy(rec->sha, ev->sha_recorded, sizeof rec->sha);
+}
+
 /* calc and put: record, or write and record, one protected file's hash. */
 static int cmd_edit(const struct opts *o)
 {
     static struct device d;
+    struct recorded rec;
     uint32_t crc;
-    char h[FSG_HASH_STRLEN];
+    char h[FSG_HASH_STRLEN], sh[FSG_SHA256_STRLEN];
     int host_errno = 0;
 
     int defect = fsg_name_check(o->name);
@@ -572,6 +596,9 @@ static int cmd_edit(const struct opts *o)
     int code = open_device(&d, o);
     if (code != 0)
         return code;
+    memset(&rec, 0, sizeof rec);
+    d.cfg.on_event = on_edit_event;
+    d.cfg.event_ctx = &rec;
     int err = o->src != NULL ? put_file(&d.cfg, o->src, o->name, &crc, &host_errno)
                              : fsg_calc(&d.cfg, o->name, &crc);
     if (err < 0) {
@@ -593,13 +620,20 @@ static int cmd_edit(const struct opts *o)
         close_device(&d);
         return EXIT_OPERATIONAL;
     }
+    if (!rec.seen) {
+        rec.kinds = FSG_HASH_CRC32;
+        rec.crc = crc;
+    }
+    const unsigned char *sha = rec.kinds & FSG_HASH_SHA256 ? rec.sha : NULL;
     if (o->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "name", o->name);
-        cJSON_AddStringToObject(j, "crc32", fsg_hash_format(crc, h));
+        json_add_hashes(j, "crc32", "sha256", rec.kinds, rec.crc, sha);
         print_json(j, 1);
+    } else if (sha == NULL || (rec.kinds & FSG_HASH_CRC32)) {
+        printf("%s\n", fsg_hash_format(rec.crc, h));
     } else {
-        printf("%s\n", fsg_hash_format(crc, h));
+        printf("%s\n", fsg_sha256_format(sha, sh));
     }
     close_device(&d);
     return EXIT_CLEAN;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage_keygen[] =
@@ -73,9 +74,11 @@ int cmd_keygen(int argc, char **argv)
         return usage_error("keygen", "where to? give KEY (KEY.pub is written beside it)", NULL);
     if ((size_t)snprintf(pub, sizeof pub, "%s.pub", key) >= sizeof pub)
         return usage_error("keygen", "path too long", key);
-    if (access(key, F_OK) == 0 || access(pub, F_OK) == 0) {
+    /* lstat: a link, even a dangling one, is something that exists. */
+    struct stat st;
+    if (lstat(key, &st) == 0 || lstat(pub, &st) == 0) {
         err_msg("keygen: %s exists; a key is never overwritten; nothing written",
-                access(key, F_OK) == 0 ? key : pub);
+                lstat(key, &st) == 0 ? key : pub);
         return EXIT_OPERATIONAL;
     }
     if (fsg_keygen(pk, sk) < 0) {

@@ -478,7 +478,11 @@ int fsg_report_exit_code(const struct fsg_report *report);
  * Fails with FSG_ERR_BADNAME for an invalid name, FSG_ERR_NOTPROTECTED when
  * checksum.json has no entry for it, FSG_ERR_NOENT / FSG_ERR_NOTREG when the
  * file is missing or not a regular file, FSG_ERR_CORRUPT when the user
- * checksum.json is invalid. Nothing is written on failure.
+ * checksum.json is invalid. Nothing is written on failure. On success the
+ * entry as recorded is also reported as one FSG_EVENT_FILE (status OK), whose
+ * hashes and sha_recorded give its sha256 when it carries one (the entry
+ * keeps the kinds of hash it had: *crc is then computed but not recorded for
+ * a sha256-only entry).
  */
 int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc);
 
@@ -511,7 +515,8 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc);
  * error; write returns the first error and every later call repeats it;
  * commit returns it too, and then the file is unchanged. A commit failing
  * in its last step (recording the hash) leaves the new file in place with
- * its hash pending, which the next boot commits.
+ * its hash pending, which the next boot commits. A successful commit reports
+ * the entry as recorded as one FSG_EVENT_FILE, as fsg_calc does.
  */
 struct fsg_put;
 int fsg_put_begin(const struct fsg_config *cfg, const char *name, struct fsg_put **put);

@@ -31,6 +31,24 @@ int fsg_load_usr(struct fsg_ctx *c, struct fsg_manifest *m, bool *seeded)
     return err;
 }
 
+/* The entry as recorded, for the caller's event handler: calc and put
+ * report every hash the entry carries (a sha256 one has no CRC-32 to
+ * return). */
+static void report_entry(struct fsg_ctx *c, const struct fsg_entry *e)
+{
+    struct fsg_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = FSG_EVENT_FILE;
+    ev.name = e->name;
+    ev.status = FSG_STATUS_OK;
+    ev.hashes = ev.expected_hashes = e->sum.kinds;
+    ev.expected = ev.recorded = ev.actual = e->sum.crc;
+    ev.has_actual = 1;
+    ev.sha_expected = ev.sha_recorded = ev.sha_actual =
+        e->sum.kinds & FSG_HASH_SHA256 ? e->sum.sha : NULL;
+    fsg_emit(c, &ev);
+}
+
 int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
 {
     struct fsg_ctx c;
@@ -69,6 +87,7 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
         if (err < 0)
             goto out;
     }
+    report_entry(&c, e);
 out:
     fsg_manifest_free(&c, &m);
     fsg_ctx_fini(&c);
@@ -218,6 +237,8 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
     }
     if (err == 0 && crc != NULL)
         *crc = newcrc;
+    if (err == 0)
+        report_entry(c, e);
 out:
     fsg_manifest_free(c, &m);
     put_free(p);

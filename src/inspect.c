@@ -46,8 +46,6 @@ static int visit(void *arg, const char *path, int type)
         in->r->total_bytes += st.size;
     else
         st.size = 0;
-    if (type == FSG_TYPE_REG && in->source == FSG_SOURCE_BAK && strcmp(path, FSG_SIG_NAME) == 0)
-        in->r->has_signature = 1;
     if (type == FSG_TYPE_REG &&
         (strcmp(path, FSG_MANIFEST_NAME) == 0 ||
          (in->source == FSG_SOURCE_BAK &&
@@ -127,6 +125,10 @@ int fsg_inspect(const struct fsg_config *cfg, int source, struct fsg_inspect_rep
     if (source == FSG_SOURCE_BAK)
         report->feature = fsg_switch_read(&c, &report->feature_error);
     if (source == FSG_SOURCE_BAK) {
+        /* Known before the table is judged: a refused signature still exists. */
+        struct fsg_stat st;
+        if (c.bak->stat(c.bak->ctx, FSG_SIG_NAME, &st) == 0 && st.type == FSG_TYPE_REG)
+            report->has_signature = 1;
         err = fsg_bak_load(&c, &in.m, &off, &report->signature, &report->signature_error);
     } else {
         err = fsg_manifest_load(&c, in.port, source, &in.m, &off);

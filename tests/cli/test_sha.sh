@@ -105,7 +105,6 @@ forge() {
     "$PYTHON" "$IO/forge.py" "$@" || { echo "test bug: forge failed" >&2; exit 2; }
 }
 
-ALL_SHA="/usr/a.txt /usr/b.txt /usr/c.txt /usr/lib/d.txt /usr/data.bin"
 
 # ---- boot on sha256 tables ----
 
@@ -171,7 +170,7 @@ expect_snap "$IO/dev.before" "$DEV" "boot with a forged crc-only file"
 begin "missing sha256-only files are restored (a nested one too, its directory recreated)"
 sha_device
 rm "$USR/a.txt"
-rm -r "$USR/lib"
+rm -r "${USR:?}/lib"
 fsg boot --root "$DEV"
 expect_rc 1
 expect_restored /usr/a.txt /usr/lib/d.txt
@@ -276,6 +275,8 @@ cp "$USR/checksum.json" "$IO/table.before"
 printf 'alpha v2\n' >"$USR/a.txt"
 fsg calc --root "$DEV" /usr/a.txt
 expect_rc 0
+expect_eq "$(sha256sum "$USR/a.txt" | cut -d' ' -f1)" "$(cat "$OUT")" \
+    "calc prints the sha256 it recorded for a sha256-only entry"
 py_expect "a.txt's entry is {name, sha256 of the new content}" \
     'entry(USR + "/checksum.json", "/usr/a.txt") == {"name": "/usr/a.txt", "sha256": sha(USR + "/a.txt")}'
 py_expect "every other entry is unchanged" \
@@ -292,6 +293,10 @@ begin "calc on a both-entry updates both; on a crc32-only entry, the crc32 only"
 sha_device
 printf 'gamma v2\n' >"$USR/c.txt"
 printf 'beta v2\n' >"$USR/b.txt"
+fsg calc --root "$DEV" --json /usr/c.txt
+expect_rc 0 "calc --json"
+py_expect "calc --json gives both hashes of a both-entry" \
+    'json.loads(open(OUT).read()) == {"name": "/usr/c.txt", "crc32": hex(crc(USR + "/c.txt")), "sha256": sha(USR + "/c.txt")}'
 fsg calc --root "$DEV" /usr/c.txt
 expect_rc 0
 expect_eq "$(python3 -c 'import binascii,sys; print(hex(binascii.crc32(open(sys.argv[1],"rb").read(),0xFFFFFFFF)))' "$USR/c.txt")" "$(cat "$OUT")" \

@@ -641,6 +641,7 @@ static void test_boot_intact(void)
     CHECK_EQ_INT(e->expected, mp_crc(A_TXT, strlen(A_TXT)));
     CHECK_EQ_INT(e->actual, mp_crc(A_TXT, strlen(A_TXT)));
     CHECK(!e->has_sha_expected);
+    CHECK(!e->has_sha_actual);
     CHECK(!e->has_sha_recorded);
 
     e = file_ev(&s.ev, "/usr/lib/b.py");
@@ -1220,9 +1221,9 @@ static void test_fota_sha(void)
     CHECK_EQ_INT(r.restored, 0);
     CHECK_EQ_INT(memport_mutating_calls(s.d.usr), 0);
 
-    /* Interrupted after the commit point (renames: table.old, table.new,
-     * journal, then the first file's): boot rolls it forward, sha256 and
-     * all. */
+    /* Interrupted after the commit point (renames at commit: the last
+     * staged file's, table.old, table.new, the journal, then the first
+     * target's): boot rolls it forward, sha256 and all. */
     const char *n2[] = {"/usr/lib/b.py", "/usr/big.bin"};
     const char *t2[] = {"import fota_b2\n", "now small\n"};
     const int p2[] = {0, 0};
@@ -1232,7 +1233,7 @@ static void test_fota_sha(void)
         CHECK_EQ_INT(fsg_fota_add(tx, n2[i], p2[i]), 0);
         CHECK_EQ_INT(fsg_fota_write(tx, t2[i], strlen(t2[i])), 0);
     }
-    memport_fail_kind(s.d.usr, MP_OP_RENAME, 4, FSG_ERR_IO, 1);
+    memport_fail_kind(s.d.usr, MP_OP_RENAME, 5, FSG_ERR_IO, 1);
     CHECK(fsg_fota_commit(tx, &fr) < 0);
     memport_fail_clear(s.d.usr);
     CHECK_EQ_INT(memport_exists(s.d.usr, ".fsg-fota/journal.json"), FSG_TYPE_REG);
@@ -1383,7 +1384,7 @@ static void stage_mess(struct sdev *s)
     memport_put_str(s->d.usr, "x.py", "bad\n");
     memport_remove(s->d.usr, "lib/y.py");
     memport_remove(s->d.usr, "checksum.json");
-    memport_put_str(s->d.usr, ".x.py.fsg-tmp", "half");
+    memport_put_str(s->d.usr, ".old.py.fsg-tmp", "half");
     memport_put_str(s->d.usr, ".fsg-fota/new/x.py", "staged\n");
 }
 
@@ -1590,7 +1591,7 @@ static void test_signed_fota_pending(void)
     CHECK_EQ_INT(fsg_fota_write(tx, "y2\n", 3), 0);
     CHECK_EQ_INT(fsg_fota_add(tx, "/usr/x.py", 0), 0);
     CHECK_EQ_INT(fsg_fota_write(tx, "x2\n", 3), 0);
-    memport_fail_kind(s.d.usr, MP_OP_RENAME, 4, FSG_ERR_IO, 1);
+    memport_fail_kind(s.d.usr, MP_OP_RENAME, 5, FSG_ERR_IO, 1);
     CHECK(fsg_fota_commit(tx, &fr) < 0);
     memport_fail_clear(s.d.usr);
     CHECK_EQ_INT(memport_exists(s.d.usr, ".fsg-fota/journal.json"), FSG_TYPE_REG);
@@ -1616,6 +1617,98 @@ static void test_signed_fota_pending(void)
     CHECK_EQ_STR(m.sha, sha_hex_str("y2\n", h));
     CHECK_EQ_INT(memport_exists(s.d.usr, ".fsg-fota/journal.json"), 0);
     check_hygiene(&s);
+    sdev_free(&s);
+}
+
+
+/* The table starts wanting a sha256 between fsg_put_begin and commit: the
+ * new content's sha256 is still the one recorded. */
+static void test_put_kinds_change(void)
+{
+    struct sdev s;
+    struct fsg_report r;
+    struct ment m;
+    char h[65], c[16], man[1024], ea[256];
+    uint32_t crc = 0;
+
+    kinds_device(&s);
+    struct fsg_put *p = NULL;
+    CHECK_EQ_INT(fsg_put_begin(&s.d.cfg, "/usr/a.py", &p), 0);
+    CHECK_EQ_INT(fsg_put_write(p, "print('A')\n", 11), 0);
+    entry_json(ea, sizeof ea, "/usr/a.py", A_TXT, strlen(A_TXT), HASH_BOTH);
+    snprintf(man, sizeof man, "[%s]", ea);
+    memport_put_str(s.d.usr, "checksum.json", man);
+    CHECK_EQ_INT(fsg_put_commit(p, &crc), 0);
+    CHECK_EQ_INT(crc, mp_crc("print('A')\n", 11));
+    CHECK_EQ_STR(usr_file(&s, "/usr/a.py"), "print('A')\n");
+    CHECK_EQ_INT(usr_ment(&s, "/usr/a.py", &m), 1);
+    CHECK_EQ_INT(m.keys, K_CRC | K_SHA);
+    CHECK_EQ_STR(m.crc, crc_hex_str("print('A')\n", c));
+    CHECK_EQ_STR(m.sha, sha_hex_str("print('A')\n", h));
+    CHECK_EQ_INT(memport_count_temps(s.d.usr, NULL, 0), 0);
+    CHECK_EQ_INT(sdev_boot(&s, 0, &r), 0);
+    CHECK_EQ_INT(file_ev(&s.ev, "/usr/a.py")->status, FSG_STATUS_OK);
+    sdev_free(&s);
+}
+
+/* With a key, the other entry points never take an unsigned backup table
+ * for a user table either. */
+static void test_signed_other_calls(void)
+{
+    struct sdev s;
+    struct fsg_report r;
+    struct fsg_fota_report fr;
+    uint32_t crc = 0;
+
+    signed_device(&s);
+    memport_remove(s.d.bak, FSG_SIG_NAME);
+    memport_remove(s.d.usr, "checksum.json");
+    sdev_reset(&s);
+    CHECK(fsg_calc(&s.d.cfg, "/usr/x.py", &crc) < 0);
+    CHECK_EQ_INT(memport_mutating_calls(s.d.usr), 0);
+    CHECK_EQ_INT(memport_exists(s.d.usr, "checksum.json"), 0);
+    struct fsg_put *p = NULL;
+    CHECK(fsg_put_begin(&s.d.cfg, "/usr/x.py", &p) < 0);
+    CHECK(p == NULL);
+    CHECK_EQ_INT(memport_mutating_calls(s.d.usr), 0);
+    CHECK_EQ_INT(memport_exists(s.d.usr, "checksum.json"), 0);
+
+    /* A missing backup table with a key: nothing written either. */
+    struct sdev t;
+    signed_device(&t);
+    memport_remove(t.d.bak, "checksum.json");
+    memport_put_str(t.d.usr, "x.py", "bad\n");
+    CHECK(sdev_boot(&t, 0, &r) < 0);
+    CHECK_EQ_INT(memport_mutating_calls(t.d.usr), 0);
+    CHECK_EQ_STR(usr_file(&t, "/usr/x.py"), "bad\n");
+    sdev_free(&t);
+
+    /* FOTA: a name only the unsigned backup table lists is not protected
+     * by it (the user table lost x.py's entry). */
+    signed_device(&t);
+    char ey[256], man[512];
+    entry_json(ey, sizeof ey, "/usr/lib/y.py", SY, strlen(SY), HASH_SHA);
+    snprintf(man, sizeof man, "[%s]", ey);
+    memport_put_str(t.d.usr, "checksum.json", man);
+    const char *names[] = {"/usr/x.py"};
+    const char *texts[] = {"x3\n"};
+    const int prot[] = {0};
+    memport_put_str(t.d.bak, FSG_SIG_NAME, "ed25519 nonsense\n");
+    CHECK_EQ_INT(fota_run(&t, names, texts, prot, 1, &fr), 0);
+    CHECK_EQ_INT(fr.protected_files, 0);
+    CHECK_EQ_INT(fr.unprotected, 1);
+    struct ment m;
+    CHECK_EQ_INT(usr_ment(&t, "/usr/x.py", &m), 0);
+    /* With the good signature, the same update keeps x.py protected. */
+    sign_bak(t.d.bak, t.sk, t.pk);
+    texts[0] = "x4\n";
+    CHECK_EQ_INT(fota_run(&t, names, texts, prot, 1, &fr), 0);
+    CHECK_EQ_INT(fr.protected_files, 1);
+    char h[65];
+    CHECK_EQ_INT(usr_ment(&t, "/usr/x.py", &m), 1);
+    CHECK_EQ_INT(m.keys, K_CRC | K_SHA);
+    CHECK_EQ_STR(m.sha, sha_hex_str("x4\n", h));
+    sdev_free(&t);
     sdev_free(&s);
 }
 
@@ -1855,7 +1948,8 @@ static void test_pack_sha(void)
         CHECK(fe != NULL && fe->has_sha_actual && sha_is(fe->sha_actual, "print('evil')\n"));
         CHECK(fe != NULL && fe->has_sha_expected && sha_is(fe->sha_expected, "print('main')\n"));
 
-        /* Wrong key, altered table, missing signature. */
+        /* Wrong key, altered table, missing signature. has_signature says
+         * whether checksum.json.sig exists (fsguard.h), refused or not. */
         unsigned char opk[32], osk[64];
         key_from_seed(0x44, opk, osk);
         ic.pubkey = opk;
@@ -1956,6 +2050,8 @@ int main(void)
     test_signed_good();
     test_signed_refused();
     test_signed_fota_pending();
+    test_put_kinds_change();
+    test_signed_other_calls();
     test_pack_sha();
     test_keygen_roundtrip();
     return check_done("test_sha");
