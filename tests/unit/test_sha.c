@@ -1107,7 +1107,7 @@ static void test_put_sha(void)
     CHECK_EQ_INT(memport_count_temps(s.d.usr, NULL, 0), 0);
 
     /* A pending sha256 whose file still holds the old content: discarded. */
-    char man[1024], ea[256];
+    char man[2048], ea[256];
     entry_json(ea, sizeof ea, "/usr/a.py", A_TXT, strlen(A_TXT), HASH_CRC);
     snprintf(man, sizeof man,
              "[%s, {\"name\": \"/usr/lib/b.py\", \"sha256\": \"%s\", \"fsg_pending_sha256\": "
