@@ -4,14 +4,18 @@
 #               again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-deep  the power-loss sweeps with more seeds and fault kinds
 #   make fuzz   the libFuzzer targets, FUZZ_SECONDS each (clang)
+#   make bench  fsguard against rhash, sha256sum, rsync and a bare read;
+#               writes bench/results/ and refreshes the README's table
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = boot name
 JOBS ?= 2
+BENCH_WORK ?= $(BUILD)/bench-work
+BENCH_FLAGS ?=
 
-.PHONY: all deps build test test-asan test-deep fuzz demo install clean
+.PHONY: all deps build test test-asan test-deep fuzz bench demo install clean
 
 all: build
 
@@ -51,6 +55,11 @@ fuzz: deps
 	  test "$$(ls $(FUZZ_BUILD)/crash-* $(FUZZ_BUILD)/leak-* $(FUZZ_BUILD)/timeout-* 2>/dev/null)" = "" \
 	  || { echo "fuzz_$$t found a problem: see $(FUZZ_BUILD)"; exit 1; }; \
 	done
+
+bench: build
+	@bash scripts/deps.sh bench
+	python3 bench/bench.py --fsguard $(BUILD)/fsguard --measure $(BUILD)/bench/measure \
+	  --bareread $(BUILD)/bench/bareread --work $(BENCH_WORK) --out bench/results $(BENCH_FLAGS)
 
 demo: build
 	bash scripts/demo.sh $(BUILD)/fsguard

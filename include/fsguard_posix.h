@@ -2,9 +2,10 @@
  * fsguard_posix.h -- a storage port over a POSIX directory.
  *
  * Every path is resolved from a descriptor of the partition's root
- * directory, one component at a time, with O_NOFOLLOW: a symbolic link
- * anywhere below the root is never followed, so nothing outside the
- * directory is read or written through one.
+ * directory without following a symbolic link anywhere below it, so nothing
+ * outside the directory is read or written through one: in one call where
+ * Linux has openat2 (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), else one
+ * component at a time with openat and O_NOFOLLOW.
  */
 #ifndef FSGUARD_POSIX_H
 #define FSGUARD_POSIX_H
@@ -19,6 +20,8 @@ struct fsg_posix {
     struct fsg_port port;   /* hand &port to struct fsg_config */
     int root;               /* descriptor of the root directory */
     int readonly;           /* refuses every write */
+    int walk_only;          /* openat2 is unavailable (set when first seen):
+                               paths are walked component by component */
 };
 
 /* Opens directory dir as a partition and fills p->port. With readonly set,

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fsguard needs to build, test and run its demo,
-# but only those that are missing. Packages come from Debian's archive only.
+# but only those that are missing (with 'bench': the benchmark's too). Packages come from Debian's archive only.
 set -euo pipefail
 
 packages=(cmake make gcc libc6-dev pkg-config libcjson-dev libdeflate-dev libsodium-dev python3
           clang libclang-rt-14-dev)
+# `deps.sh bench`: also the peers the benchmark measures, and gnuplot.
+if [ "${1:-}" = bench ]; then
+  packages+=(rhash rsync gnuplot-nox)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -14,6 +14,8 @@ struct boot {
     struct fsg_report *r;
     int flags;
     struct fsg_manifest bak, usr;
+    const struct fsg_entry **peer;  /* by user entry position: its backup entry */
+    bool *taken;                    /* by backup entry position: has a user entry */
     bool dirty;
 };
 
@@ -117,12 +119,12 @@ static int restore(struct boot *b, const char *name, const struct fsg_entry *be,
     return 0;
 }
 
-static void check_one(struct boot *b, struct fsg_entry *e, bool added)
+static void check_one(struct boot *b, struct fsg_entry *e, bool added,
+                      const struct fsg_entry *be)
 {
     struct fsg_ctx *c = &b->c;
     struct fsg_event ev;
     struct fsg_sum want = e->sum, got;
-    const struct fsg_entry *be = fsg_manifest_find(&b->bak, e->name);
 
     memset(&ev, 0, sizeof ev);
     memset(&got, 0, sizeof got);
@@ -135,21 +137,22 @@ static void check_one(struct boot *b, struct fsg_entry *e, bool added)
     b->r->files++;
 
     /* One read gives every hash any decision below may need. */
-    unsigned kinds = want.kinds | e->pend.kinds | (be != NULL ? be->sum.kinds : 0u);
+    unsigned kinds = want.kinds | (e->pend != NULL ? e->pend->kinds : 0u) |
+                     (be != NULL ? be->sum.kinds : 0u);
     int err = fsg_hash_file(c, c->usr, fsg_usr_path(e->name), kinds, &got);
     if (err == 0) {
         ev.actual = got.crc;
         ev.has_actual = 1;
         ev.sha_actual = got.kinds & FSG_HASH_SHA256 ? got.sha : NULL;
         bool now = fsg_sum_match(&want, &got);
-        if (now || (e->pend.kinds != 0 && fsg_sum_match(&e->pend, &got))) {
+        if (now || (e->pend != NULL && fsg_sum_match(e->pend, &got))) {
             /* An edit fsg_put left unfinished ends here: the file holds
              * either the old content or the new, and both are legitimate. */
-            if (e->pend.kinds != 0) {
+            if (e->pend != NULL) {
                 ev.pending = now ? FSG_PENDING_DISCARDED : FSG_PENDING_COMMITTED;
                 if (!now)
-                    e->sum = e->pend;
-                memset(&e->pend, 0, sizeof e->pend);
+                    e->sum = *e->pend;
+                (void)fsg_entry_set_pending(c, e, NULL);
                 b->dirty = true;
                 b->r->edits_finished++;
             }
@@ -196,9 +199,9 @@ static void check_one(struct boot *b, struct fsg_entry *e, bool added)
     }
     if (ev.status == FSG_STATUS_RESTORED) {
         b->r->restored++;
-        if (e->pend.kinds != 0) {
+        if (e->pend != NULL) {
             ev.pending = FSG_PENDING_DISCARDED;
-            memset(&e->pend, 0, sizeof e->pend);
+            (void)fsg_entry_set_pending(c, e, NULL);
             b->dirty = true;
             b->r->edits_finished++;
         }
@@ -321,6 +324,40 @@ static int load_bak(struct boot *b)
     return err;
 }
 
+/* Pairs the two tables in one merge of their sorted indexes, instead of a
+ * search per entry: b->peer[k] is user entry k's backup entry (NULL for
+ * none), b->taken[j] tells that backup entry j has a user entry. *missing
+ * is how many valid backup entries have none (step 6 appends them). The
+ * user index is dropped: appending may move the entries it points at. */
+static int pair(struct boot *b, size_t *missing)
+{
+    struct fsg_ctx *c = &b->c;
+    struct fsg_manifest *u = &b->usr, *k = &b->bak;
+    size_t i = 0, j = 0, paired = 0;
+
+    b->peer = fsg_alloc(c, (u->n + k->nindex + 1) * sizeof *b->peer);
+    b->taken = fsg_alloc(c, (k->n + 1) * sizeof *b->taken);
+    if (b->peer == NULL || b->taken == NULL)
+        return FSG_ERR_NOMEM;
+    memset(b->peer, 0, (u->n + k->nindex + 1) * sizeof *b->peer);
+    memset(b->taken, 0, (k->n + 1) * sizeof *b->taken);
+    while (i < u->nindex && j < k->nindex) {
+        int r = strcmp(u->index[i]->name, k->index[j]->name);
+        if (r == 0) {
+            b->peer[u->index[i] - u->v] = k->index[j];
+            b->taken[k->index[j] - k->v] = true;
+            paired++;
+        }
+        i += r <= 0;
+        j += r >= 0;
+    }
+    *missing = k->nindex - paired;
+    fsg_free(c, u->index);
+    u->index = NULL;
+    u->nindex = 0;
+    return 0;
+}
+
 static int boot_run(struct boot *b)
 {
     struct fsg_ctx *c = &b->c;
@@ -352,25 +389,26 @@ static int boot_run(struct boot *b)
         if (!b->bak.v[i].valid)
             r->bad_entries++;
 
-    /* Room for every entry step 6 may put back, reserved before the index
-     * is built: appending must not move entries the index points at. */
     err = load_usr(b);
     if (err == 0)
-        err = fsg_manifest_reserve(c, &b->usr, b->usr.n + b->bak.n);
-    if (err == 0)
         err = fsg_manifest_index(c, &b->usr, FSG_SOURCE_USR);
+    size_t missing = 0;
+    if (err == 0)
+        err = pair(b, &missing);
+    if (err == 0)
+        err = fsg_manifest_reserve(c, &b->usr, b->usr.n + missing);
     if (err < 0)
         return err;
 
-    /* Put back the entries the user manifest lost; one refused in the user
-     * manifest under the same name is replaced by the backup's. */
+    /* Put back the entries the user manifest lost, in the backup's order;
+     * one refused in the user manifest under the same name is replaced by
+     * the backup's. (A valid backup entry is its name's only one: the index
+     * refused later duplicates.) */
     size_t before = b->usr.n;
     for (size_t i = 0; i < b->bak.n; i++) {
         const struct fsg_entry *be = &b->bak.v[i];
-        if (!be->valid || fsg_manifest_find(&b->usr, be->name) != NULL)
+        if (!be->valid || b->taken[i])
             continue;
-        if (fsg_manifest_find(&b->bak, be->name) != be)
-            continue; /* a refused duplicate in the backup manifest */
         for (size_t k = 0; k < before; k++) {
             struct fsg_entry *ue = &b->usr.v[k];
             if (!ue->valid && ue->name != NULL && strcmp(ue->name, be->name) == 0)
@@ -379,6 +417,7 @@ static int boot_run(struct boot *b)
         err = fsg_manifest_append(c, &b->usr, be);
         if (err < 0)
             return err;
+        b->peer[b->usr.n - 1] = be;
         r->entries_added++;
         b->dirty = true;
     }
@@ -391,7 +430,7 @@ static int boot_run(struct boot *b)
     for (size_t i = 0; i < b->usr.n; i++) {
         struct fsg_entry *e = &b->usr.v[i];
         if (e->valid && !e->dropped)
-            check_one(b, e, i >= before && r->manifest == FSG_MANIFEST_UNCHANGED);
+            check_one(b, e, i >= before && r->manifest == FSG_MANIFEST_UNCHANGED, b->peer[i]);
     }
 
     err = clean_temps(b);
@@ -421,6 +460,8 @@ int fsg_boot(const struct fsg_config *cfg, int flags, struct fsg_report *report)
         err = boot_run(&b);
     fsg_manifest_free(&b.c, &b.bak);
     fsg_manifest_free(&b.c, &b.usr);
+    fsg_free(&b.c, b.peer);
+    fsg_free(&b.c, b.taken);
     fsg_ctx_fini(&b.c);
     return err;
 }

@@ -80,9 +80,9 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
         goto out;
     *crc = h.crc;
     fsg_sum_keep(&h, e->sum.kinds);
-    if (!fsg_sum_equal(&h, &e->sum) || e->pend.kinds != 0 || seeded) {
+    if (!fsg_sum_equal(&h, &e->sum) || e->pend != NULL || seeded) {
         e->sum = h;
-        memset(&e->pend, 0, sizeof e->pend);
+        (void)fsg_entry_set_pending(&c, e, NULL);
         err = fsg_manifest_save(&c, c.usr, &m);
         if (err < 0)
             goto out;
@@ -203,11 +203,12 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
         }
     }
     fsg_sum_keep(&h, e->sum.kinds);
-    bool record = !fsg_sum_equal(&h, &e->sum) || e->pend.kinds != 0 || seeded;
+    bool record = !fsg_sum_equal(&h, &e->sum) || e->pend != NULL || seeded;
     /* 2. The new hash, pending: from here a boot accepts either file. */
     if (record) {
-        e->pend = h;
-        err = fsg_manifest_save(c, c->usr, &m);
+        err = fsg_entry_set_pending(c, e, &h);
+        if (err == 0)
+            err = fsg_manifest_save(c, c->usr, &m);
         if (err < 0) {
             fsg_atomic_abort(&p->a);
             goto out;
@@ -222,7 +223,7 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
          * hash must stay, for the boot to accept either. */
         bool renamed = p->a.tmp[0] == '\0';
         if (record && !renamed) {
-            memset(&e->pend, 0, sizeof e->pend);
+            (void)fsg_entry_set_pending(c, e, NULL);
             e->sum = old;
             (void)fsg_manifest_save(c, c->usr, &m);
         }
@@ -232,7 +233,7 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
      *    place with its hash pending, and the next boot commits it. */
     if (record) {
         e->sum = h;
-        memset(&e->pend, 0, sizeof e->pend);
+        (void)fsg_entry_set_pending(c, e, NULL);
         err = fsg_manifest_save(c, c->usr, &m);
     }
     if (err == 0 && crc != NULL)

@@ -654,7 +654,7 @@ int fsg_fota_commit(struct fsg_fota *tx, struct fsg_fota_report *r)
             unsigned had = e->sum.kinds;
             e->sum = f->sum;
             fsg_sum_keep(&e->sum, had);
-            memset(&e->pend, 0, sizeof e->pend);
+            (void)fsg_entry_set_pending(c, e, NULL);
             f->protect = FSG_FOTA_PROTECTED;
             r->protected_files++;
         } else if (f->protect == FSG_FOTA_NEWLY_PROTECTED) {

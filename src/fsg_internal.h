@@ -99,8 +99,9 @@ struct fsg_entry {
     char *raw;          /* refused entry: its JSON text, written back verbatim */
     char *extra;        /* valid entry: JSON object of the keys fsguard does not use */
     struct fsg_sum sum; /* valid entry: its hashes (kinds never 0) */
-    struct fsg_sum pend;/* kinds not 0: an edit was under way, "fsg_pending"
-                           (and "fsg_pending_sha256") hold its hashes */
+    struct fsg_sum *pend; /* not NULL: an edit was under way, "fsg_pending"
+                           (and "fsg_pending_sha256") hold its hashes; kept
+                           apart, as it is rare and tables can be large */
     bool valid;
     bool dropped;       /* superseded; not written back */
     unsigned char defect; /* refused entry: why (enum fsg_defect) */
@@ -114,6 +115,8 @@ struct fsg_manifest {
 };
 
 void fsg_manifest_free(struct fsg_ctx *c, struct fsg_manifest *m);
+/* Sets e's pending hashes to *sum, or clears them (sum NULL). */
+int fsg_entry_set_pending(struct fsg_ctx *c, struct fsg_entry *e, const struct fsg_sum *sum);
 /* Reads and parses a manifest through port. Refused entries are reported as
  * events of source. On FSG_ERR_CORRUPT, *offset is where the JSON broke. */
 int fsg_manifest_load(struct fsg_ctx *c, const struct fsg_port *port, int source,

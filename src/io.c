@@ -162,13 +162,15 @@ static int hash_once(struct fsg_ctx *c, const struct fsg_port *port, const char 
 {
     struct fsg_stat st;
     void *f;
-    int err = port->stat(port->ctx, path, &st);
 
-    if (err < 0)
-        return err;
-    if (st.type != FSG_TYPE_REG)
-        return st.type == FSG_TYPE_DIR ? FSG_ERR_ISDIR : FSG_ERR_NOTREG;
-    err = port->open(port->ctx, path, FSG_OPEN_READ, &f);
+    /* Open first: a port refuses anything but a regular file, so the common
+     * case costs no stat. Only a refusal is looked at closer, to tell a
+     * link or a directory in the file's place from one above it. */
+    int err = port->open(port->ctx, path, FSG_OPEN_READ, &f);
+    if (err < 0 && err != FSG_ERR_NOENT && port->stat(port->ctx, path, &st) == 0) {
+        if (st.type != FSG_TYPE_REG)
+            return st.type == FSG_TYPE_DIR ? FSG_ERR_ISDIR : FSG_ERR_NOTREG;
+    }
     if (err < 0)
         return err;
 

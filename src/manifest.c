@@ -16,10 +16,24 @@ void fsg_manifest_free(struct fsg_ctx *c, struct fsg_manifest *m)
         fsg_free(c, m->v[i].name);
         fsg_free(c, m->v[i].raw);
         fsg_free(c, m->v[i].extra);
+        fsg_free(c, m->v[i].pend);
     }
     fsg_free(c, m->v);
     fsg_free(c, m->index);
     memset(m, 0, sizeof *m);
+}
+
+int fsg_entry_set_pending(struct fsg_ctx *c, struct fsg_entry *e, const struct fsg_sum *sum)
+{
+    if (sum == NULL) {
+        fsg_free(c, e->pend);
+        e->pend = NULL;
+        return 0;
+    }
+    if (e->pend == NULL && (e->pend = fsg_alloc(c, sizeof *e->pend)) == NULL)
+        return FSG_ERR_NOMEM;
+    *e->pend = *sum;
+    return 0;
 }
 
 int fsg_manifest_reserve(struct fsg_ctx *c, struct fsg_manifest *m, size_t cap)
@@ -192,12 +206,15 @@ static int take_entry(struct fsg_ctx *c, cJSON *item, const char *src, const cha
         return defect;
     if (k[K_PEND] != NULL || k[K_PEND_SHA] != NULL) {
         /* A pending edit carries the same kinds of hash as its entry. */
-        defect = take_sum(k[K_PEND], k[K_PEND_SHA], &e->pend, FSG_DEFECT_PENDING_BAD,
+        struct fsg_sum pend;
+        defect = take_sum(k[K_PEND], k[K_PEND_SHA], &pend, FSG_DEFECT_PENDING_BAD,
                           FSG_DEFECT_PENDING_BAD);
         if (defect != FSG_DEFECT_NONE)
             return defect;
-        if (e->pend.kinds != e->sum.kinds)
+        if (pend.kinds != e->sum.kinds)
             return FSG_DEFECT_PENDING_BAD;
+        if (fsg_entry_set_pending(c, e, &pend) < 0)
+            return FSG_ERR_NOMEM;
     }
 
     /* Walk the members' source in step with cJSON's children: the name's
@@ -262,6 +279,15 @@ int fsg_manifest_parse(struct fsg_ctx *c, const char *text, size_t len, int sour
     }
     if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
         p += 3;
+    /* Every entry is an object: as many '{' as entries, or more. Sized
+     * once, the array never doubles (a doubling holds both copies at once);
+     * what is not needed is given back below. */
+    size_t objects = 0;
+    for (const char *q = memchr(p, '{', (size_t)(end - p)); q != NULL;
+         q = memchr(q + 1, '{', (size_t)(end - q - 1)))
+        objects++;
+    if (objects > 0 && (err = fsg_manifest_reserve(c, m, objects)) < 0)
+        goto fail;
     p = skip_ws(p, end);
     if (p == end || *p != '[')
         goto corrupt;
@@ -311,6 +337,15 @@ int fsg_manifest_parse(struct fsg_ctx *c, const char *text, size_t len, int sour
     p = skip_ws(p, end);
     if (p != end)
         goto corrupt;
+    /* Growth doubled the array: give back what a table of this size does
+     * not need (a 100,000-entry table would keep room for 131,072). */
+    if (m->cap > m->n && m->n > 0) {
+        struct fsg_entry *v = fsg_realloc(c, m->v, m->n * sizeof *v);
+        if (v != NULL) {
+            m->v = v;
+            m->cap = m->n;
+        }
+    }
     /* Refused entries are reported only now: a file that turns out not to
      * be JSON at all is one problem, not a list of bad entries. */
     for (size_t i = 0; i < m->n; i++)
@@ -345,7 +380,10 @@ int fsg_read_small(struct fsg_ctx *c, const struct fsg_port *port, const char *p
     err = port->open(port->ctx, path, FSG_OPEN_READ, &f);
     if (err < 0)
         return err;
-    size_t cap = (size_t)st.size + 1, n = 0;
+    /* Room for the file, its NUL, and one byte more: a file that reads as
+     * long as stat said fills it only if it grew, which costs no second
+     * buffer in the usual case. */
+    size_t cap = (size_t)st.size + 2, n = 0;
     char *buf = fsg_alloc(c, cap);
     if (buf == NULL) {
         (void)port->close(port->ctx, f);
@@ -635,7 +673,8 @@ static void out_entry(struct out *o, const struct fsg_entry *e)
     out_put(o, "{\"name\":");
     out_name(o, e->name);
     out_sum(o, &e->sum, K_CRC, K_SHA);
-    out_sum(o, &e->pend, K_PEND, K_PEND_SHA);
+    if (e->pend != NULL)
+        out_sum(o, e->pend, K_PEND, K_PEND_SHA);
     if (e->extra != NULL) {
         out_put(o, ",");
         out_put(o, e->extra);

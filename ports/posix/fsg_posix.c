@@ -1,10 +1,18 @@
 /*
- * fsg_posix.c -- the storage port over a POSIX directory. Paths are walked
- * from the root descriptor with openat(O_NOFOLLOW | O_DIRECTORY), so links
- * and rename races below the root cannot redirect an operation outside it.
+ * fsg_posix.c -- the storage port over a POSIX directory. Paths are
+ * resolved from the root descriptor without following any link: by the
+ * kernel in one call where Linux has openat2 (RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS), else walked with openat(O_NOFOLLOW | O_DIRECTORY);
+ * either way links and rename races below the root cannot redirect an
+ * operation outside it.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include "fsguard_posix.h"
+
+#if defined(__linux__)
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#endif
 
 #include <dirent.h>
 #include <errno.h>
@@ -47,29 +55,82 @@ static int neg_errno(void)
     return fsg_posix_error(errno);
 }
 
+/* openat of path below the root, following no link in any component
+ * (RESOLVE_NO_SYMLINKS also refuses a link as the last one, with ELOOP).
+ * Returns a descriptor, or -1 with errno set; ENOSYS when the kernel (or a
+ * seccomp filter) has no openat2, which the caller then does by hand. */
+static int open_beneath(struct fsg_posix *p, const char *path, int flags, mode_t mode)
+{
+#if defined(SYS_openat2) && defined(RESOLVE_BENEATH)
+    if (!p->walk_only) {
+        struct open_how how;
+        memset(&how, 0, sizeof how);
+        how.flags = (uint64_t)(unsigned)flags;
+        how.mode = (flags & O_CREAT) ? mode : 0;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        long fd;
+        do
+            fd = syscall(SYS_openat2, p->root, path, &how, sizeof how);
+        while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+        if (fd >= 0 || errno != ENOSYS)
+            return (int)fd;
+        p->walk_only = 1;
+    }
+#else
+    (void)p;
+    (void)path;
+    (void)flags;
+    (void)mode;
+#endif
+    errno = ENOSYS;
+    return -1;
+}
+
+/* Releases a directory descriptor walk returned (never the root). */
+static void release(struct fsg_posix *p, int fd)
+{
+    if (fd != p->root)
+        close(fd);
+}
+
 /* Opens the directory holding path's last component and points *base at
- * that component. Returns a descriptor the caller closes, or an error. */
+ * that component. Returns a descriptor to give back with release (the
+ * root itself for a path without '/'), or an error. */
 static int walk(struct fsg_posix *p, const char *path, const char **base)
 {
     char seg[NAME_MAX + 1];
-    int fd = fcntl(p->root, F_DUPFD_CLOEXEC, 0);
+    const char *last = strrchr(path, '/');
 
-    if (fd < 0)
-        return neg_errno();
+    if (last == NULL) {
+        *base = path;
+        return p->root;
+    }
+    size_t dlen = (size_t)(last - path);
+    if (dlen < PATH_MAX) {
+        char dir[PATH_MAX];
+        memcpy(dir, path, dlen);
+        dir[dlen] = '\0';
+        int fd = open_beneath(p, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        if (fd >= 0 || errno != ENOSYS) {
+            *base = last + 1;
+            return fd >= 0 ? fd : neg_errno();
+        }
+    }
+    int fd = p->root;
     for (;;) {
         const char *slash = strchr(path, '/');
         if (slash == NULL)
             break;
         size_t n = (size_t)(slash - path);
         if (n == 0 || n > NAME_MAX) {
-            close(fd);
+            release(p, fd);
             return n == 0 ? FSG_ERR_INVAL : FSG_ERR_NAMETOOLONG;
         }
         memcpy(seg, path, n);
         seg[n] = '\0';
         int next = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int e = errno;
-        close(fd);
+        release(p, fd);
         if (next < 0) {
             /* O_NOFOLLOW on a link gives ELOOP, or ENOTDIR with O_DIRECTORY. */
             return fsg_posix_error(e);
@@ -81,6 +142,25 @@ static int walk(struct fsg_posix *p, const char *path, const char **base)
     return fd;
 }
 
+/* Opens path's last component in its directory with flags (O_NOFOLLOW
+ * added): in one call where possible. Returns a descriptor or an error. */
+static int open_at(struct fsg_posix *p, const char *path, int flags, mode_t mode)
+{
+    int fd = open_beneath(p, path, flags | O_NOFOLLOW, mode);
+    if (fd >= 0)
+        return fd;
+    if (errno != ENOSYS)
+        return neg_errno();
+    const char *base;
+    int dfd = walk(p, path, &base);
+    if (dfd < 0)
+        return dfd;
+    fd = openat(dfd, base, flags | O_NOFOLLOW, mode);
+    int e = errno;
+    release(p, dfd);
+    return fd < 0 ? fsg_posix_error(e) : fd;
+}
+
 /* Opens directory path ("" is the root) for listing or syncing. */
 static int open_dir(struct fsg_posix *p, const char *path)
 {
@@ -89,14 +169,7 @@ static int open_dir(struct fsg_posix *p, const char *path)
         int fd = openat(p->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         return fd < 0 ? neg_errno() : fd;
     }
-    const char *base;
-    int dfd = walk(p, path, &base);
-    if (dfd < 0)
-        return dfd;
-    int fd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int e = errno;
-    close(dfd);
-    return fd < 0 ? fsg_posix_error(e) : fd;
+    return open_at(p, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 }
 
 static int type_of(mode_t m)
@@ -113,24 +186,19 @@ static int type_of(mode_t m)
 static int px_open(void *ctx, const char *path, int mode, void **file)
 {
     struct fsg_posix *p = ctx;
-    const char *base;
-    int fd, e;
+    int fd;
 
     if (mode == FSG_OPEN_CREATE && p->readonly)
         return FSG_ERR_ROFS;
-    int dfd = walk(p, path, &base);
-    if (dfd < 0)
-        return dfd;
     if (mode == FSG_OPEN_CREATE) {
-        fd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        fd = open_at(p, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     } else {
-        /* O_NONBLOCK: opening a FIFO planted here must not hang the boot. */
-        fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        /* O_NONBLOCK: opening a FIFO planted here must not hang the boot.
+         * It changes nothing for the regular files that get past fstat. */
+        fd = open_at(p, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
     }
-    e = errno;
-    close(dfd);
     if (fd < 0)
-        return fsg_posix_error(e);
+        return fd;
     if (mode != FSG_OPEN_CREATE) {
         struct stat st;
         int err = 0;
@@ -142,9 +210,6 @@ static int px_open(void *ctx, const char *path, int mode, void **file)
             close(fd);
             return err;
         }
-        int fl = fcntl(fd, F_GETFL);
-        if (fl >= 0)
-            (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     }
     *file = (void *)(intptr_t)(fd + 1);
     return 0;
@@ -201,15 +266,28 @@ static int px_stat(void *ctx, const char *path, struct fsg_stat *out)
     struct fsg_posix *p = ctx;
     struct stat st;
     const char *base;
-    int dfd = walk(p, path, &base);
 
-    if (dfd < 0)
-        return dfd;
-    int r = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW);
-    int e = errno;
-    close(dfd);
-    if (r < 0)
-        return fsg_posix_error(e);
+    /* O_PATH | O_NOFOLLOW: a link as the last component is opened itself
+     * (and reported as a link), never followed. */
+    int fd = open_beneath(p, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (fd >= 0) {
+        int r = fstat(fd, &st);
+        int e = errno;
+        close(fd);
+        if (r < 0)
+            return fsg_posix_error(e);
+    } else if (errno != ENOSYS) {
+        return neg_errno();
+    } else {
+        int dfd = walk(p, path, &base);
+        if (dfd < 0)
+            return dfd;
+        int r = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW);
+        int e = errno;
+        release(p, dfd);
+        if (r < 0)
+            return fsg_posix_error(e);
+    }
     out->type = type_of(st.st_mode);
     out->size = (uint64_t)st.st_size;
     return 0;
@@ -228,7 +306,7 @@ static int in_parent(struct fsg_posix *p, const char *path, int (*fn)(int dfd, c
         return dfd;
     int r = fn(dfd, base);
     int e = errno;
-    close(dfd);
+    release(p, dfd);
     return r < 0 ? fsg_posix_error(e) : 0;
 }
 
@@ -259,14 +337,14 @@ static int px_rename(void *ctx, const char *from, const char *to)
         return fd;
     int td = walk(p, to, &tb);
     if (td < 0) {
-        close(fd);
+        release(p, fd);
         return td;
     }
     /* renameat replaces a link at the target, never what it points to. */
     int r = renameat(fd, fb, td, tb);
     int e = errno;
-    close(fd);
-    close(td);
+    release(p, fd);
+    release(p, td);
     return r < 0 ? fsg_posix_error(e) : 0;
 }
 
@@ -311,8 +389,12 @@ static int px_list(void *ctx, const char *path,
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         struct stat st;
-        int type = FSG_TYPE_OTHER;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        int type = de->d_type == DT_REG   ? FSG_TYPE_REG
+                   : de->d_type == DT_DIR ? FSG_TYPE_DIR
+                   : de->d_type == DT_LNK ? FSG_TYPE_LINK
+                                          : FSG_TYPE_OTHER;
+        /* Only where the file system does not say in the listing itself. */
+        if (de->d_type == DT_UNKNOWN && fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
             type = type_of(st.st_mode);
         r = fn(arg, de->d_name, type);
         errno = 0;
