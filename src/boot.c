@@ -16,6 +16,8 @@ struct boot {
     struct fsg_manifest bak, usr;
     const struct fsg_entry **peer;  /* by user entry position: its backup entry */
     bool *taken;                    /* by backup entry position: has a user entry */
+    char *bak_text;                 /* the backup table's bytes, until the user's are read */
+    size_t bak_len;
     bool dirty;
 };
 
@@ -228,6 +230,12 @@ static int cmp_dir(const void *a, const void *b)
     return r != 0 ? r : (xl > yl) - (xl < yl);
 }
 
+/* A temporary file of fsguard's: what an interrupted run leaves. */
+static bool is_leftover(const char *name, int type)
+{
+    return type == FSG_TYPE_REG && fsg_is_tmp_name(name);
+}
+
 static int clean_dir(struct boot *b, const char *dir)
 {
     struct fsg_ctx *c = &b->c;
@@ -235,7 +243,7 @@ static int clean_dir(struct boot *b, const char *dir)
 
     /* A directory that vanished or cannot be listed holds nothing of ours
      * that we could remove: its listing error is not the pass's error. */
-    int err = fsg_list_dir(c, c->usr, dir, &l);
+    int err = fsg_list_dir_only(c, c->usr, dir, is_leftover, &l);
     err = err == FSG_ERR_NOMEM ? err : 0;
     for (size_t k = 0; k < l.n && err == 0; k++) {
         if (FSG_DIRLIST_TYPE(&l, k) != FSG_TYPE_REG || !fsg_is_tmp_name(FSG_DIRLIST_NAME(&l, k)))
@@ -292,12 +300,26 @@ static int clean_temps(struct boot *b)
     return err;
 }
 
-/* Loads the user manifest; missing or unusable, starts it from the backup's. */
+/* Loads the user manifest; missing or unusable, starts it from the backup's.
+ * The same bytes as the backup's (a device as it left the factory) are not
+ * parsed twice: the user table is a copy of the backup's. */
 static int load_usr(struct boot *b)
 {
     struct fsg_ctx *c = &b->c;
     uint64_t off = 0;
-    int err = fsg_manifest_load(c, c->usr, FSG_SOURCE_USR, &b->usr, &off);
+    char *text = NULL;
+    size_t len = 0;
+    int err = fsg_manifest_read(c, c->usr, &text, &len);
+    bool same = err == 0 && b->bak_text != NULL && len == b->bak_len &&
+                memcmp(text, b->bak_text, len) == 0;
+    fsg_free(c, b->bak_text);
+    b->bak_text = NULL;
+    memset(&b->usr, 0, sizeof b->usr);
+    if (same)
+        err = fsg_manifest_clone(c, &b->usr, &b->bak, FSG_SOURCE_USR);
+    else if (err == 0)
+        err = fsg_manifest_parse(c, text, len, FSG_SOURCE_USR, &b->usr, &off);
+    fsg_free(c, text);
 
     if (err == FSG_ERR_NOMEM)
         return err;
@@ -316,7 +338,8 @@ static int load_usr(struct boot *b)
 static int load_bak(struct boot *b)
 {
     uint64_t off = 0;
-    int err = fsg_bak_load(&b->c, &b->bak, &off, &b->r->signature, &b->r->signature_error);
+    int err = fsg_bak_load(&b->c, &b->bak, &off, &b->r->signature, &b->r->signature_error,
+                           &b->bak_text, &b->bak_len);
     if (err < 0 && err != FSG_ERR_SIGNATURE) {
         b->r->bak_manifest_error = err;
         b->r->bak_manifest_offset = off;
@@ -462,6 +485,7 @@ int fsg_boot(const struct fsg_config *cfg, int flags, struct fsg_report *report)
     fsg_manifest_free(&b.c, &b.usr);
     fsg_free(&b.c, b.peer);
     fsg_free(&b.c, b.taken);
+    fsg_free(&b.c, b.bak_text);
     fsg_ctx_fini(&b.c);
     return err;
 }

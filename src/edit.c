@@ -18,7 +18,7 @@ int fsg_load_usr(struct fsg_ctx *c, struct fsg_manifest *m, bool *seeded)
     *seeded = false;
     int err = fsg_manifest_load(c, c->usr, FSG_SOURCE_USR, m, &off);
     if (err == FSG_ERR_NOENT) {
-        err = fsg_bak_load(c, &bak, &off, NULL, NULL);
+        err = fsg_bak_load(c, &bak, &off, NULL, NULL, NULL, NULL);
         if (err == FSG_ERR_NOENT)
             err = FSG_ERR_NOTPROTECTED; /* no table anywhere: nothing is protected */
         if (err == 0)

@@ -639,7 +639,7 @@ int fsg_fota_commit(struct fsg_fota *tx, struct fsg_fota_report *r)
         err = fsg_load_usr(c, &m, &seeded);
     if (err == 0)
         err = fsg_manifest_save_as(c, c->usr, FOTA_TABLE_OLD, &m);
-    if (err == 0 && fsg_bak_load(c, &bak, NULL, NULL, NULL) < 0)
+    if (err == 0 && fsg_bak_load(c, &bak, NULL, NULL, NULL, NULL, NULL) < 0)
         fsg_manifest_free(c, &bak); /* no usable backup table: none */
     /* New entries get the kinds of hash the table already uses. */
     unsigned kinds = fsg_manifest_kinds(&m);

@@ -121,11 +121,22 @@ int fsg_entry_set_pending(struct fsg_ctx *c, struct fsg_entry *e, const struct f
  * events of source. On FSG_ERR_CORRUPT, *offset is where the JSON broke. */
 int fsg_manifest_load(struct fsg_ctx *c, const struct fsg_port *port, int source,
                       struct fsg_manifest *m, uint64_t *offset);
+/* Reads checksum.json of port whole (with one more try after a transient
+ * error). */
+int fsg_manifest_read(struct fsg_ctx *c, const struct fsg_port *port, char **text,
+                      size_t *len);
 /* Loads the backup manifest, indexed. With c->cfg->pubkey, its signature
  * is checked first (*sig: enum fsg_signature, *sig_err its read error) and
- * a bad one fails with FSG_ERR_SIGNATURE; sig and sig_err may be NULL. */
+ * a bad one fails with FSG_ERR_SIGNATURE; sig and sig_err may be NULL.
+ * With keep not NULL, a loaded table's text is handed over in *keep and
+ * *keep_len (the caller frees it). */
 int fsg_bak_load(struct fsg_ctx *c, struct fsg_manifest *m, uint64_t *offset, int *sig,
-                 int *sig_err);
+                 int *sig_err, char **keep, size_t *keep_len);
+/* Makes m what fsg_manifest_parse would make of the text src was parsed
+ * from (src indexed or not), reporting its refused entries as events of
+ * source: a copy instead of a second parse of the same bytes. */
+int fsg_manifest_clone(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_manifest *src,
+                       int source);
 /* The kinds of hash new entries of m get: those the table already uses
  * (CRC-32 alone for an empty table). */
 unsigned fsg_manifest_kinds(const struct fsg_manifest *m);
@@ -255,6 +266,9 @@ struct fsg_dirlist {
 int fsg_list_dir(struct fsg_ctx *c, const struct fsg_port *port, const char *dir,
                  struct fsg_dirlist *out);
 void fsg_dirlist_free(struct fsg_ctx *c, struct fsg_dirlist *l);
+/* fsg_list_dir keeping only the entries keep(name, type) is true for. */
+int fsg_list_dir_only(struct fsg_ctx *c, const struct fsg_port *port, const char *dir,
+                      bool (*keep)(const char *name, int type), struct fsg_dirlist *out);
 /* "dir/name" ("name" when dir is ""), allocated; NULL when out of memory. */
 char *fsg_path_join(struct fsg_ctx *c, const char *dir, const char *name);
 

@@ -129,7 +129,8 @@ int fsg_inspect(const struct fsg_config *cfg, int source, struct fsg_inspect_rep
         struct fsg_stat st;
         if (c.bak->stat(c.bak->ctx, FSG_SIG_NAME, &st) == 0 && st.type == FSG_TYPE_REG)
             report->has_signature = 1;
-        err = fsg_bak_load(&c, &in.m, &off, &report->signature, &report->signature_error);
+        err = fsg_bak_load(&c, &in.m, &off, &report->signature, &report->signature_error, NULL,
+                           NULL);
     } else {
         err = fsg_manifest_load(&c, in.port, source, &in.m, &off);
         if (err == 0)

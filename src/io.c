@@ -356,6 +356,7 @@ int fsg_atomic_commit(struct fsg_atomic *a)
 struct list_sink {
     struct fsg_ctx *c;
     struct fsg_dirlist *l;
+    bool (*keep)(const char *name, int type);
     int err;
 };
 
@@ -363,6 +364,8 @@ static int list_collect(void *arg, const char *name, int type)
 {
     struct list_sink *s = arg;
     struct fsg_dirlist *l = s->l;
+    if (s->keep != NULL && !s->keep(name, type))
+        return 0;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         char **v = fsg_realloc(s->c, l->v, cap * sizeof *v);
@@ -389,7 +392,13 @@ static int cmp_listed(const void *a, const void *b)
 int fsg_list_dir(struct fsg_ctx *c, const struct fsg_port *port, const char *dir,
                  struct fsg_dirlist *out)
 {
-    struct list_sink s = {c, out, 0};
+    return fsg_list_dir_only(c, port, dir, NULL, out);
+}
+
+int fsg_list_dir_only(struct fsg_ctx *c, const struct fsg_port *port, const char *dir,
+                      bool (*keep)(const char *name, int type), struct fsg_dirlist *out)
+{
+    struct list_sink s = {c, out, keep, 0};
 
     memset(out, 0, sizeof *out);
     if (port->list == NULL)

@@ -428,19 +428,26 @@ int fsg_read_small(struct fsg_ctx *c, const struct fsg_port *port, const char *p
     return 0;
 }
 
+int fsg_manifest_read(struct fsg_ctx *c, const struct fsg_port *port, char **text,
+                      size_t *len)
+{
+    uint64_t max = c->cfg->manifest_max != 0 ? c->cfg->manifest_max : FSG_DEFAULT_MANIFEST_MAX;
+    /* One more try after a read error, as for every file: a table given up
+     * for one transient error loses the hashes of legitimate edits. */
+    int err = fsg_read_small(c, port, FSG_MANIFEST_NAME, max, text, len);
+    if (fsg_err_transient(err))
+        err = fsg_read_small(c, port, FSG_MANIFEST_NAME, max, text, len);
+    return err;
+}
+
 int fsg_manifest_load(struct fsg_ctx *c, const struct fsg_port *port, int source,
                       struct fsg_manifest *m, uint64_t *offset)
 {
-    uint64_t max = c->cfg->manifest_max != 0 ? c->cfg->manifest_max : FSG_DEFAULT_MANIFEST_MAX;
     char *text;
     size_t len;
 
     memset(m, 0, sizeof *m);
-    /* One more try after a read error, as for every file: a table given up
-     * for one transient error loses the hashes of legitimate edits. */
-    int err = fsg_read_small(c, port, FSG_MANIFEST_NAME, max, &text, &len);
-    if (fsg_err_transient(err))
-        err = fsg_read_small(c, port, FSG_MANIFEST_NAME, max, &text, &len);
+    int err = fsg_manifest_read(c, port, &text, &len);
     if (err < 0)
         return err;
     err = fsg_manifest_parse(c, text, len, source, m, offset);
@@ -449,17 +456,14 @@ int fsg_manifest_load(struct fsg_ctx *c, const struct fsg_port *port, int source
 }
 
 int fsg_bak_load(struct fsg_ctx *c, struct fsg_manifest *m, uint64_t *offset, int *sig,
-                 int *sig_err)
+                 int *sig_err, char **keep, size_t *keep_len)
 {
-    uint64_t max = c->cfg->manifest_max != 0 ? c->cfg->manifest_max : FSG_DEFAULT_MANIFEST_MAX;
     int state = FSG_SIG_UNCHECKED, serr = 0;
     char *text = NULL;
     size_t len;
 
     memset(m, 0, sizeof *m);
-    int err = fsg_read_small(c, c->bak, FSG_MANIFEST_NAME, max, &text, &len);
-    if (fsg_err_transient(err))
-        err = fsg_read_small(c, c->bak, FSG_MANIFEST_NAME, max, &text, &len);
+    int err = fsg_manifest_read(c, c->bak, &text, &len);
     if (err == 0 && c->cfg->pubkey != NULL) {
         /* The bytes verified are the bytes parsed: nothing is read twice. */
         state = fsg_sig_check(c, text, len, &serr);
@@ -475,10 +479,48 @@ int fsg_bak_load(struct fsg_ctx *c, struct fsg_manifest *m, uint64_t *offset, in
         return err;
     }
     err = fsg_manifest_parse(c, text, len, FSG_SOURCE_BAK, m, offset);
-    fsg_free(c, text);
     if (err == 0)
         err = fsg_manifest_index(c, m, FSG_SOURCE_BAK);
+    if (err == 0 && keep != NULL) {
+        *keep = text;
+        *keep_len = len;
+    } else {
+        fsg_free(c, text);
+    }
     return err;
+}
+
+int fsg_manifest_clone(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_manifest *src,
+                       int source)
+{
+    memset(m, 0, sizeof *m);
+    int err = fsg_manifest_reserve(c, m, src->n);
+    for (size_t i = 0; i < src->n && err == 0; i++) {
+        const struct fsg_entry *s = &src->v[i];
+        struct fsg_entry *e = &m->v[m->n++];
+        memset(e, 0, sizeof *e);
+        e->sum = s->sum;
+        e->valid = s->valid;
+        e->defect = s->defect;
+        /* A later duplicate was refused by src's index, not by the parse. */
+        if (!s->valid && s->raw == NULL && s->defect == FSG_DEFECT_DUPLICATE) {
+            e->valid = true;
+            e->defect = FSG_DEFECT_NONE;
+        }
+        if ((s->name != NULL && (e->name = fsg_strdup(c, s->name)) == NULL) ||
+            (s->raw != NULL && (e->raw = fsg_strdup(c, s->raw)) == NULL) ||
+            (s->extra != NULL && (e->extra = fsg_strdup(c, s->extra)) == NULL) ||
+            (s->pend != NULL && fsg_entry_set_pending(c, e, s->pend) < 0))
+            err = FSG_ERR_NOMEM;
+    }
+    if (err < 0) {
+        fsg_manifest_free(c, m);
+        return err;
+    }
+    for (size_t i = 0; i < m->n; i++)
+        if (!m->v[i].valid)
+            report_defect(c, source, i, m->v[i].name, m->v[i].defect);
+    return 0;
 }
 
 unsigned fsg_manifest_kinds(const struct fsg_manifest *m)
