@@ -106,7 +106,9 @@ static const char usage_common[] =
     "  --help        this text\n";
 
 static const char usage_pubkey[] =
-    "  --pubkey KEY.pub  restore only from a backup checksum.json signed by this key\n";
+    "  --pubkey KEY.pub  restore only from a backup checksum.json signed by this key\n"
+    "  --jobs N      hash files on N threads (default: one per processor); what\n"
+    "                is done with them is decided in order, as with one\n";
 
 static const char exits_check[] =
     "\nExit codes: 0 nothing needed fixing, 1 damage found and all repaired,\n"
@@ -125,6 +127,7 @@ struct opts {
     const char *src;    /* put's host file */
     const char *pubkey_file;
     unsigned char pubkey[FSG_SECKEY_LEN];
+    int jobs;           /* threads hashing files; 0: one per core */
     int json;
 };
 
@@ -431,6 +434,7 @@ static void print_json_tail(struct printer *pr, const struct fsg_report *r, int 
 
 struct device {
     struct fsg_posix usr, bak;
+    struct fsg_posix_hasher hasher;
     struct fsg_config cfg;
     unsigned char buf[64 * 1024];
 };
@@ -492,6 +496,11 @@ static int cmd_boot(const struct opts *o, int flags)
     d.cfg.on_event = on_event;
     d.cfg.event_ctx = &pr;
     d.cfg.pubkey = o->pubkey_file != NULL ? o->pubkey : NULL;
+    /* Files are hashed on every core; judged in order, in this thread. */
+    d.hasher.p = &d.usr;
+    d.hasher.threads = o->jobs > 0 ? o->jobs : fsg_posix_cpus();
+    d.cfg.hash_files = fsg_posix_hash_files;
+    d.cfg.hash_ctx = &d.hasher;
     int err = fsg_boot(&d.cfg, flags, &r);
     if (err < 0) {
         char why[8192];
@@ -673,6 +682,17 @@ static int parse(int argc, char **argv, struct opts *o)
             return -1;
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;
+        } else if (strcmp(a, "--jobs") == 0 &&
+                   (strcmp(cmd, "boot") == 0 || strcmp(cmd, "verify") == 0)) {
+            int code = 0;
+            const char *v = option_value(argc, argv, &i, cmd, &code);
+            if (v == NULL)
+                return code;
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end != '\0' || n < 1 || n > FSG_POSIX_MAX_THREADS)
+                return usage_error(cmd, "--jobs takes a number of threads from 1 to 16, not", v);
+            o->jobs = (int)n;
         } else if (strcmp(a, "--pubkey") == 0 &&
                    (strcmp(cmd, "boot") == 0 || strcmp(cmd, "verify") == 0)) {
             int code = 0;

@@ -339,6 +339,24 @@ struct fsg_event {
     int type;                  /* REFUSED, UNLISTED: enum fsg_type */
 };
 
+/* One file to hash, for fsg_config.hash_files. */
+struct fsg_hash_job {
+    const char *path;          /* port path in the user partition ("a/b.py") */
+    unsigned kinds;            /* FSG_HASH_SHA256 if wanted; the CRC-32 always */
+    int err;                   /* out: 0, or the error hashing it failed with */
+    uint32_t crc;              /* out */
+    unsigned char sha256[FSG_SHA256_LEN]; /* out, if kinds asked for it */
+    uint64_t size;             /* out: bytes hashed */
+};
+
+/* Hashes one file of port as fsguard itself does (the port refuses what is
+ * not a regular file; a refusal is classified with stat; a transient error
+ * gets one more try), streaming it through buf (at least FSG_BUF_MIN
+ * bytes), and fills job's outputs. Safe to call from several threads at
+ * once if the port is. Returns job->err. */
+int fsg_hash_job_run(const struct fsg_port *port, void *buf, size_t buf_size,
+                     struct fsg_hash_job *job);
+
 /* Allocator: realloc semantics (ptr NULL allocates, size 0 frees and returns
  * NULL). */
 typedef void *(*fsg_alloc_fn)(void *ctx, void *ptr, size_t size);
@@ -364,6 +382,15 @@ struct fsg_config {
 
     /* Largest checksum.json accepted, in bytes; 0 means 64 MiB. */
     uint64_t manifest_max;
+
+    /* Optional: hashes n files of the user partition at once, for example
+     * on several cores, each as fsg_hash_job_run does, and returns 0 (or a
+     * negative error, after which fsguard hashes them itself, one by one).
+     * Boot and verify hand it the protected files in batches; everything
+     * else stays in the calling thread. NULL: one by one. fsguard_posix.h
+     * has one (fsg_posix_hash_files). */
+    int (*hash_files)(void *ctx, struct fsg_hash_job *jobs, size_t n);
+    void *hash_ctx;
 
     /* Ed25519 public key (FSG_PUBKEY_LEN bytes) the backup checksum.json
      * must be signed with, or NULL to trust the backup partition as it is.

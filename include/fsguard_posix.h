@@ -35,6 +35,21 @@ void fsg_posix_close(struct fsg_posix *p);
 /* Maps an errno value to an FSG_ERR_* code. */
 int fsg_posix_error(int errnum);
 
+/* Hashing on several cores, for fsg_config.hash_files: set
+ *     cfg.hash_files = fsg_posix_hash_files;
+ *     cfg.hash_ctx = &hasher;     // struct fsg_posix_hasher {&usr, threads}
+ * Threads read different files of the user partition at once, each through
+ * its own 64 KiB buffer; what is done with the hashes stays in the caller's
+ * thread, in order. */
+#define FSG_POSIX_MAX_THREADS 16
+struct fsg_posix_hasher {
+    struct fsg_posix *p;    /* the user partition */
+    int threads;            /* 1 hashes in the calling thread only */
+};
+int fsg_posix_hash_files(void *ctx, struct fsg_hash_job *jobs, size_t n);
+/* The number of online processors, between 1 and FSG_POSIX_MAX_THREADS. */
+int fsg_posix_cpus(void);
+
 #ifdef __cplusplus
 }
 #endif

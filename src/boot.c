@@ -121,8 +121,17 @@ static int restore(struct boot *b, const char *name, const struct fsg_entry *be,
     return 0;
 }
 
+/* The hashes one read of e's file must give: every decision about it. */
+static unsigned kinds_needed(const struct fsg_entry *e, const struct fsg_entry *be)
+{
+    return e->sum.kinds | (e->pend != NULL ? e->pend->kinds : 0u) |
+           (be != NULL ? be->sum.kinds : 0u);
+}
+
+/* Checks one protected file: its hashes come from job when the caller's
+ * hash_files already computed them, else are computed here. */
 static void check_one(struct boot *b, struct fsg_entry *e, bool added,
-                      const struct fsg_entry *be)
+                      const struct fsg_entry *be, const struct fsg_hash_job *job)
 {
     struct fsg_ctx *c = &b->c;
     struct fsg_event ev;
@@ -139,9 +148,15 @@ static void check_one(struct boot *b, struct fsg_entry *e, bool added,
     b->r->files++;
 
     /* One read gives every hash any decision below may need. */
-    unsigned kinds = want.kinds | (e->pend != NULL ? e->pend->kinds : 0u) |
-                     (be != NULL ? be->sum.kinds : 0u);
-    int err = fsg_hash_file(c, c->usr, fsg_usr_path(e->name), kinds, &got);
+    int err;
+    if (job != NULL) {
+        err = job->err;
+        got.crc = job->crc;
+        got.kinds = (unsigned char)(FSG_HASH_CRC32 | (job->kinds & FSG_HASH_SHA256));
+        memcpy(got.sha, job->sha256, sizeof got.sha);
+    } else {
+        err = fsg_hash_file(c, c->usr, fsg_usr_path(e->name), kinds_needed(e, be), &got);
+    }
     if (err == 0) {
         ev.actual = got.crc;
         ev.has_actual = 1;
@@ -335,6 +350,45 @@ static int load_usr(struct boot *b)
     return 0;
 }
 
+#define HASH_BATCH 1024u
+
+/* Checks every protected file, in table order. With the caller's
+ * hash_files, files are hashed a batch at a time by it (on several cores,
+ * say) and then judged here one by one, exactly as without it; should it
+ * fail, or its batch not be had, they are hashed here. */
+static void check_all(struct boot *b, size_t before)
+{
+    struct fsg_ctx *c = &b->c;
+    struct fsg_hash_job *jobs = NULL;
+
+    if (c->cfg->hash_files != NULL)
+        jobs = fsg_alloc(c, HASH_BATCH * sizeof *jobs);
+    for (size_t i = 0; i < b->usr.n;) {
+        size_t n = 0, end = i + 1;
+        if (jobs != NULL) {
+            for (end = i; end < b->usr.n && n < HASH_BATCH; end++) {
+                const struct fsg_entry *e = &b->usr.v[end];
+                if (!e->valid || e->dropped)
+                    continue;
+                memset(&jobs[n], 0, sizeof jobs[n]);
+                jobs[n].path = fsg_usr_path(e->name);
+                jobs[n].kinds = kinds_needed(e, b->peer[end]);
+                n++;
+            }
+        }
+        bool hashed = n > 0 && c->cfg->hash_files(c->cfg->hash_ctx, jobs, n) == 0;
+        /* The batch's jobs are in the order of its entries. */
+        for (size_t j = 0; i < end; i++) {
+            struct fsg_entry *e = &b->usr.v[i];
+            if (!e->valid || e->dropped)
+                continue;
+            check_one(b, e, i >= before && b->r->manifest == FSG_MANIFEST_UNCHANGED, b->peer[i],
+                      hashed ? &jobs[j++] : NULL);
+        }
+    }
+    fsg_free(c, jobs);
+}
+
 static int load_bak(struct boot *b)
 {
     uint64_t off = 0;
@@ -450,11 +504,7 @@ static int boot_run(struct boot *b)
         if (!e->valid && !e->dropped)
             r->bad_entries++;
     }
-    for (size_t i = 0; i < b->usr.n; i++) {
-        struct fsg_entry *e = &b->usr.v[i];
-        if (e->valid && !e->dropped)
-            check_one(b, e, i >= before && r->manifest == FSG_MANIFEST_UNCHANGED, b->peer[i]);
-    }
+    check_all(b, before);
 
     err = clean_temps(b);
     if (err < 0)

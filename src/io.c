@@ -129,19 +129,40 @@ int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *pa
     return fsg_hash_file_size(c, port, path, kinds, sum, &size);
 }
 
-static int hash_once(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+static int hash_once(const struct fsg_port *port, void *buf, size_t buf_size, const char *path,
                      unsigned kinds, struct fsg_sum *sum, uint64_t *size);
 
-int fsg_hash_file_size(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
-                       unsigned kinds, struct fsg_sum *sum, uint64_t *size)
+static int hash_retry(const struct fsg_port *port, void *buf, size_t buf_size, const char *path,
+                      unsigned kinds, struct fsg_sum *sum, uint64_t *size)
 {
     /* A read error gets one more try before the file counts as damaged:
      * a good file, a legitimate edit among them, must not be overwritten
      * with the factory copy for one transient error. */
-    int err = hash_once(c, port, path, kinds, sum, size);
+    int err = hash_once(port, buf, buf_size, path, kinds, sum, size);
     if (fsg_err_transient(err))
-        err = hash_once(c, port, path, kinds, sum, size);
+        err = hash_once(port, buf, buf_size, path, kinds, sum, size);
     return err;
+}
+
+int fsg_hash_file_size(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+                       unsigned kinds, struct fsg_sum *sum, uint64_t *size)
+{
+    return hash_retry(port, c->buf, c->buf_size, path, kinds, sum, size);
+}
+
+int fsg_hash_job_run(const struct fsg_port *port, void *buf, size_t buf_size,
+                     struct fsg_hash_job *job)
+{
+    struct fsg_sum sum;
+    job->size = 0;
+    if (buf == NULL || buf_size < FSG_BUF_MIN)
+        return job->err = FSG_ERR_INVAL;
+    job->err = hash_retry(port, buf, buf_size, job->path, job->kinds, &sum, &job->size);
+    if (job->err == 0) {
+        job->crc = sum.crc;
+        memcpy(job->sha256, sum.sha, sizeof job->sha256);
+    }
+    return job->err;
 }
 
 bool fsg_err_transient(int err)
@@ -163,7 +184,7 @@ bool fsg_err_transient(int err)
     }
 }
 
-static int hash_once(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+static int hash_once(const struct fsg_port *port, void *buf, size_t buf_size, const char *path,
                      unsigned kinds, struct fsg_sum *sum, uint64_t *size)
 {
     struct fsg_stat st;
@@ -184,8 +205,8 @@ static int hash_once(struct fsg_ctx *c, const struct fsg_port *port, const char 
     uint64_t total = 0;
     long n;
     fsg_hasher_init(&h, kinds);
-    while ((n = port->read(port->ctx, f, c->buf, c->buf_size)) > 0) {
-        fsg_hasher_update(&h, c->buf, (size_t)n);
+    while ((n = port->read(port->ctx, f, buf, buf_size)) > 0) {
+        fsg_hasher_update(&h, buf, (size_t)n);
         total += (uint64_t)n;
     }
     int cerr = port->close(port->ctx, f);

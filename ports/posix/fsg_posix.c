@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +60,8 @@ static int neg_errno(void)
 /* openat of path below the root, following no link in any component
  * (RESOLVE_NO_SYMLINKS also refuses a link as the last one, with ELOOP).
  * Returns a descriptor, or -1 with errno set; ENOSYS when the kernel (or a
- * seccomp filter) has no openat2, which the caller then does by hand. */
+ * seccomp filter) has no openat2 (fsg_posix_open asks once), which the
+ * caller then does by hand. */
 static int open_beneath(struct fsg_posix *p, const char *path, int flags, mode_t mode)
 {
 #if defined(SYS_openat2) && defined(RESOLVE_BENEATH)
@@ -72,9 +75,7 @@ static int open_beneath(struct fsg_posix *p, const char *path, int flags, mode_t
         do
             fd = syscall(SYS_openat2, p->root, path, &how, sizeof how);
         while (fd < 0 && (errno == EINTR || errno == EAGAIN));
-        if (fd >= 0 || errno != ENOSYS)
-            return (int)fd;
-        p->walk_only = 1;
+        return (int)fd;
     }
 #else
     (void)p;
@@ -412,6 +413,13 @@ int fsg_posix_open(struct fsg_posix *p, const char *dir, int readonly)
     if (p->root < 0)
         return neg_errno();
     p->readonly = readonly;
+    /* Whether the kernel resolves paths in one call: asked once, here, so
+     * that threads sharing the port only ever read the answer. */
+    int probe = open_beneath(p, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (probe >= 0)
+        close(probe);
+    else if (errno == ENOSYS)
+        p->walk_only = 1;
     p->port.version = FSG_PORT_VERSION;
     p->port.ctx = p;
     p->port.open = px_open;
@@ -433,4 +441,54 @@ void fsg_posix_close(struct fsg_posix *p)
     if (p->root >= 0)
         close(p->root);
     p->root = -1;
+}
+
+/* ---- hashing on several cores (fsg_config.hash_files) ---- */
+
+struct pool_run {
+    struct fsg_posix_hasher *h;
+    struct fsg_hash_job *jobs;
+    size_t n;
+    atomic_size_t next;
+};
+
+static void *pool_worker(void *arg)
+{
+    struct pool_run *run = arg;
+    unsigned char buf[64 * 1024];
+    size_t i;
+    /* Each worker takes the next job until none is left: big and small
+     * files balance themselves. */
+    while ((i = atomic_fetch_add(&run->next, 1)) < run->n)
+        (void)fsg_hash_job_run(&run->h->p->port, buf, sizeof buf, &run->jobs[i]);
+    return NULL;
+}
+
+int fsg_posix_hash_files(void *ctx, struct fsg_hash_job *jobs, size_t n)
+{
+    struct fsg_posix_hasher *h = ctx;
+    struct pool_run run = {h, jobs, n, 0};
+    pthread_t tid[FSG_POSIX_MAX_THREADS];
+    int threads = h->threads < 1 ? 1 : h->threads > FSG_POSIX_MAX_THREADS ? FSG_POSIX_MAX_THREADS
+                                                                           : h->threads;
+    int started = 0;
+
+    if ((size_t)threads > n)
+        threads = (int)n;
+    /* The calling thread works too: threads - 1 helpers. */
+    for (int t = 1; t < threads; t++) {
+        if (pthread_create(&tid[started], NULL, pool_worker, &run) != 0)
+            break; /* fewer helpers; the work still gets done */
+        started++;
+    }
+    pool_worker(&run);
+    for (int t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+    return 0;
+}
+
+int fsg_posix_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > FSG_POSIX_MAX_THREADS ? FSG_POSIX_MAX_THREADS : (int)n;
 }

@@ -365,4 +365,30 @@ expect_err_line "$USR/checksum.json" "entry 1"
 expect_err_line "$USR/checksum.json" "entry 2"
 expect_err_line "$USR/checksum.json" "entry 3" "/usr/../outside.txt"
 
+
+# ---- hashing on several threads (--jobs) ----
+
+for jobs in 1 3 16; do
+    begin "--jobs $jobs: the same repairs, the same report, the same tree"
+    new_device
+    rm "${USR:?}/main.py"
+    flip_bit "$USR/lib/util.py"
+    fsg boot --root "$DEV" --jobs "$jobs"
+    expect_rc 1
+    expect_out_line "restored" "$USR/main.py" "missing"
+    expect_out_line "restored" "$USR/lib/util.py" "content differs"
+    expect_out "2 restored, 0 failed (exit 1)"
+    snap_to "$IO/dev.after" "$DEV"
+    fsg boot --root "$DEV" --jobs "$jobs"
+    expect_rc 0 "a second boot"
+    expect_snap "$IO/dev.after" "$DEV" "a second boot with --jobs $jobs"
+done
+
+for bad in 0 17 x ""; do
+    begin "--jobs '$bad' is a usage error"
+    new_device
+    fsg boot --root "$DEV" --jobs "$bad"
+    expect_rc 16
+done
+
 finish
