@@ -265,7 +265,7 @@ def chart(args, workloads, results, names):
                      " ".join("%.4f" % (r[n]["wall"] / base) for n in names) + "\n")
     png = os.path.join(args.out, "chart.png")
     script = """
-set terminal pngcairo size 1100,520 font ",10"
+set terminal pngcairo size 1200,560 font ",10"
 set output '%s'
 set title "Wall time as a multiple of a bare read of the same files (lower is better)"
 set style data histograms
@@ -277,7 +277,7 @@ set yrange [0.5:*]
 set grid ytics
 set ylabel "× bare read (log scale)"
 set key outside right top
-set xtics noenhance
+set xtics noenhance rotate by -12
 set key noenhance
 plot for [i=2:%d] '%s' using i:xtic(1) title columnheader(i)
 """ % (png, len(names) + 1, data)
