@@ -1,0 +1,159 @@
+/*
+ * test_conformance.c -- the port conformance suite (fsg_conformance.c) run
+ * against the two ports that ship: the POSIX port over a fresh directory
+ * (with real symbolic links and a FIFO) and the in-memory port (with its
+ * links). A firmware engineer runs the same suite against their own port.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "fsg_conformance.h"
+#include "fsg_mem.h"
+#include "fsguard_posix.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void say(void *ctx, const char *line)
+{
+    printf("  %s: %s\n", (const char *)ctx, line);
+}
+
+struct px_ctx {
+    const char *name;
+    int dirfd;
+};
+
+static void px_say(void *ctx, const char *line)
+{
+    say((void *)((struct px_ctx *)ctx)->name, line);
+}
+
+static int px_link(void *ctx, const char *path, const char *target)
+{
+    return symlinkat(target, ((struct px_ctx *)ctx)->dirfd, path);
+}
+
+static int px_special(void *ctx, const char *path)
+{
+    return mkfifoat(((struct px_ctx *)ctx)->dirfd, path, 0600);
+}
+
+static int mem_link(void *ctx, const char *path, const char *target)
+{
+    return fsg_mem_symlink(ctx, path, target);
+}
+
+static void mem_say(void *ctx, const char *line)
+{
+    (void)ctx;
+    say("mem", line);
+}
+
+/* A broken port, for the suite's own test: over the in-memory port, but
+ * create replaces an existing file (no O_EXCL) and stat follows nothing
+ * but calls a link a regular file. The suite must fail it. */
+static struct fsg_port broken;
+static const struct fsg_port *inner;
+
+static int broken_open(void *ctx, const char *path, int mode, void **file)
+{
+    if (mode == FSG_OPEN_CREATE)
+        (void)inner->remove(ctx, path);
+    return inner->open(ctx, path, mode, file);
+}
+
+static int broken_stat(void *ctx, const char *path, struct fsg_stat *st)
+{
+    int err = inner->stat(ctx, path, st);
+    if (err == 0 && st->type == FSG_TYPE_LINK)
+        st->type = FSG_TYPE_REG;
+    return err;
+}
+
+static void quiet(void *ctx, const char *line)
+{
+    (void)ctx;
+    (void)line;
+}
+
+static int report(const char *name, const struct fsg_conformance *t)
+{
+    printf("%s port: %u checks, %u failed, %u skipped\n", name, t->checks, t->failed, t->skipped);
+    return (int)t->failed;
+}
+
+int main(void)
+{
+    int failed = 0;
+
+    /* The POSIX port, over a new directory. */
+    char dir[] = "/tmp/fsg-conformance.XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    struct fsg_posix px;
+    struct px_ctx pc = {"posix", open(dir, O_RDONLY | O_DIRECTORY)};
+    if (pc.dirfd < 0 || fsg_posix_open(&px, dir, 0) < 0) {
+        perror(dir);
+        return 1;
+    }
+    struct fsg_conformance t;
+    memset(&t, 0, sizeof t);
+    t.port = &px.port;
+    t.make_link = px_link;
+    t.make_special = px_special;
+    t.ctx = &pc;
+    t.say = px_say;
+    t.verbose = getenv("VERBOSE") != NULL;
+    fsg_conformance_run(&t);
+    failed += report("posix", &t);
+    /* The suite must have run the link and FIFO checks here. */
+    if (t.skipped != 0) {
+        printf("posix port: %u checks skipped that must run here\n", t.skipped);
+        failed++;
+    }
+    fsg_posix_close(&px);
+    close(pc.dirfd);
+    char cmd[sizeof dir + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+
+    /* The in-memory port (no special files: those checks are skipped). */
+    struct fsg_mem *m = fsg_mem_new();
+    memset(&t, 0, sizeof t);
+    t.port = fsg_mem_port(m);
+    t.make_link = mem_link;
+    t.ctx = m;
+    t.say = mem_say;
+    t.verbose = getenv("VERBOSE") != NULL;
+    fsg_conformance_run(&t);
+    failed += report("mem", &t);
+    fsg_mem_free(m);
+
+    /* The suite can fail: a port that breaks the contract is caught. */
+    m = fsg_mem_new();
+    inner = fsg_mem_port(m);
+    broken = *inner;
+    broken.open = broken_open;
+    broken.stat = broken_stat;
+    memset(&t, 0, sizeof t);
+    t.port = &broken;
+    t.make_link = mem_link;
+    t.ctx = m;
+    t.say = quiet;
+    fsg_conformance_run(&t);
+    printf("broken port: %u checks, %u failed (must fail)\n", t.checks, t.failed);
+    if (t.failed < 2) {
+        printf("the suite did not catch a broken port\n");
+        failed++;
+    }
+    fsg_mem_free(m);
+
+    printf("%d passed, %d failed\n", failed == 0, failed != 0);
+    return failed == 0 ? 0 : 1;
+}
