@@ -88,6 +88,11 @@ const char *fsg_strerror(int err);
  * "123456789" gives 0xd202d277; the empty file gives 0xffffffff. */
 uint32_t fsg_crc32(uint32_t crc, const void *buf, size_t len);
 
+/* Built with FSG_CRC_HOOK (CMake -DFSG_CRC=hook), fsg_crc32 calls this
+ * function, which the firmware provides (a hardware CRC unit): the same
+ * contract as zlib's crc32(crc, buf, len), len never 0. */
+uint32_t fsg_crc32_hw(uint32_t crc, const void *buf, size_t len);
+
 /* Room for the longest hash string: "0xffffffff" and a NUL. */
 #define FSG_HASH_STRLEN 11
 

@@ -1138,8 +1138,6 @@ static void mixed_device(struct mp_device *d)
     mpdev_add_str(d, "/usr/badbak.txt", "good");
     mpdev_add_str(d, "/usr/hash.txt", "factory");
     mpdev_save(d);
-    memport_remove(d->bak, "usr/nobak.txt");
-    memport_put_str(d->bak, "usr/badbak.txt", "evil");
     const char *names[NSTD + 3] = {std_names[0], std_names[1], std_names[2], std_names[3],
                                    std_names[4], "/usr/nobak.txt", "/usr/badbak.txt",
                                    "/usr/hash.txt"};
@@ -1147,7 +1145,12 @@ static void mixed_device(struct mp_device *d)
                                 fsg_hash_format(crc_of("user edit"), he)};
     put_usr_manifest(d, names, hh, NSTD + 3);
     /* nobak/badbak hashes: "" means the factory hash, which is what the
-     * backup manifest lists for them too. */
+     * backup manifest lists for them too; only now do their backup copies
+     * go missing and go bad. (Hashed after, the missing copy was hashed as
+     * a NULL buffer, which libdeflate answers with 0 and the portable CRC
+     * backend with a crash, as it should.) */
+    memport_remove(d->bak, "usr/nobak.txt");
+    memport_put_str(d->bak, "usr/badbak.txt", "evil");
     memport_put_str(d->usr, "a.py", "bit flip");
     memport_remove(d->usr, "lib");
     memport_remove(d->usr, "empty.txt");
