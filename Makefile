@@ -6,6 +6,8 @@
 #   make fuzz   the libFuzzer targets, FUZZ_SECONDS each (clang)
 #   make bench  fsguard against rhash, sha256sum, rsync and a bare read;
 #               writes bench/results/ and refreshes the README's table
+#   make size   the core built for a Cortex-M4: sizes and stack frames
+#               against issue 8's budgets (reported; not yet met)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
@@ -15,7 +17,7 @@ JOBS ?= 2
 BENCH_WORK ?= $(BUILD)/bench-work
 BENCH_FLAGS ?=
 
-.PHONY: all deps build test test-asan test-deep fuzz bench demo install clean
+.PHONY: all deps build test test-asan test-deep fuzz bench size demo install clean
 
 all: build
 
@@ -60,6 +62,10 @@ bench: build
 	@bash scripts/deps.sh bench
 	python3 bench/bench.py --fsguard $(BUILD)/fsguard --measure $(BUILD)/bench/measure \
 	  --bareread $(BUILD)/bench/bareread --work $(BENCH_WORK) --out bench/results $(BENCH_FLAGS)
+
+size:
+	@bash scripts/deps.sh size
+	bash scripts/size.sh $(BUILD)-size --report-only
 
 demo: build
 	bash scripts/demo.sh $(BUILD)/fsguard

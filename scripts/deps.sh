@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fsguard needs to build, test and run its demo,
-# but only those that are missing (with 'bench': the benchmark's too). Packages come from Debian's archive only.
+# but only those that are missing (with 'bench' or 'size': those targets' too). Packages come from Debian's archive only.
 set -euo pipefail
 
 packages=(cmake make gcc libc6-dev pkg-config libcjson-dev libdeflate-dev libsodium-dev python3
           clang libclang-rt-14-dev)
-# `deps.sh bench`: also the peers the benchmark measures, and gnuplot.
+# `deps.sh bench`: also the peers the benchmark measures, and gnuplot;
+# `deps.sh size`: the ARM cross compiler `make size` builds the core with.
 if [ "${1:-}" = bench ]; then
   packages+=(rhash rsync gnuplot-nox)
+elif [ "${1:-}" = size ]; then
+  packages+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
 fi
 
 missing=()
