@@ -529,7 +529,8 @@ static void print_pack_summary(const struct pack_cli *pc, const struct fsg_pack_
            pc->sign_file != NULL ? " + checksum.json.sig" : "");
     if (pc->bak_size != 0)
         printf(", %.0f%% of --bak-size", (double)r->bak_bytes * 100 / (double)pc->bak_size);
-    printf("\n  backup/restore %s; hashes: %s", pc->disable ? "disabled (\"enable\": 0)" : "enabled",
+    printf("\n  backup/restore %s; hashes: %s",
+           pc->disable ? "disabled (\"enable\": 0)" : "enabled",
            pc->hashes == FSG_HASH_SHA256 ? "sha256"
            : pc->hashes == FSG_HASH_CRC32 ? "crc32"
                                           : "crc32 and sha256");

@@ -30,19 +30,18 @@ static bool dry(const struct boot *b)
 /* Copies the backup copy of e into place in the user partition, verifying
  * on the way that the bytes read from the backup match the backup
  * manifest's hash; nothing replaces the target unless they do. */
-static int restore(struct boot *b, const char *name, const struct fsg_entry *be,
-                   int *failure)
+static FSG_NOINLINE int restore_from(struct boot *b, const char *name, const struct fsg_entry *be,
+                        int *failure, char *bpath)
 {
     struct fsg_ctx *c = &b->c;
     const struct fsg_port *bak = c->bak;
     const char *path = fsg_usr_path(name);
-    char bpath[FSG_PATH_BUF];
     struct fsg_stat st;
     struct fsg_atomic a;
     void *f = NULL;
     int err;
 
-    err = fsg_bak_path(name, bpath, sizeof bpath);
+    err = fsg_bak_path(name, bpath, FSG_PATH_BUF);
     if (err == 0 && dry(b)) {
         /* Verify the backup copy as a boot would, writing nothing. */
         struct fsg_sum h;
@@ -66,7 +65,7 @@ static int restore(struct boot *b, const char *name, const struct fsg_entry *be,
         return err;
     }
 
-    err = fsg_mkdirs(c->usr, path);
+    err = fsg_mkdirs(c, c->usr, path);
     if (err < 0) {
         (void)bak->close(bak->ctx, f);
         *failure = (err == FSG_ERR_LOOP || err == FSG_ERR_NOTDIR) ? FSG_FAILURE_BLOCKED
@@ -121,6 +120,20 @@ static int restore(struct boot *b, const char *name, const struct fsg_entry *be,
     return 0;
 }
 
+/* restore_from with the backup path's buffer from the allocator: a
+ * device's stack is small. */
+static int restore(struct boot *b, const char *name, const struct fsg_entry *be, int *failure)
+{
+    char *bpath = fsg_alloc(&b->c, FSG_PATH_BUF);
+    if (bpath == NULL) {
+        *failure = FSG_FAILURE_WRITE;
+        return FSG_ERR_NOMEM;
+    }
+    int err = restore_from(b, name, be, failure, bpath);
+    fsg_free(&b->c, bpath);
+    return err;
+}
+
 /* The hashes one read of e's file must give: every decision about it. */
 static unsigned kinds_needed(const struct fsg_entry *e, const struct fsg_entry *be)
 {
@@ -130,7 +143,7 @@ static unsigned kinds_needed(const struct fsg_entry *e, const struct fsg_entry *
 
 /* Checks one protected file: its hashes come from job when the caller's
  * hash_files already computed them, else are computed here. */
-static void check_one(struct boot *b, struct fsg_entry *e, bool added,
+static FSG_NOINLINE void check_one(struct boot *b, struct fsg_entry *e, bool added,
                       const struct fsg_entry *be, const struct fsg_hash_job *job)
 {
     struct fsg_ctx *c = &b->c;
@@ -287,14 +300,17 @@ static int clean_dir(struct boot *b, const char *dir)
 static int clean_temps(struct boot *b)
 {
     struct fsg_ctx *c = &b->c;
-    char dir[FSG_PATH_BUF];
     size_t n = 0;
 
     if (c->usr->list == NULL)
         return 0;
     const char **paths = fsg_alloc(c, (b->usr.n + 1) * sizeof *paths);
-    if (paths == NULL)
+    char *dir = fsg_alloc(c, FSG_PATH_BUF);
+    if (paths == NULL || dir == NULL) {
+        fsg_free(c, paths);
+        fsg_free(c, dir);
         return FSG_ERR_NOMEM;
+    }
     paths[n++] = FSG_MANIFEST_NAME; /* stands for the root directory */
     for (size_t i = 0; i < b->usr.n; i++) {
         const struct fsg_entry *e = &b->usr.v[i];
@@ -312,6 +328,7 @@ static int clean_temps(struct boot *b)
         err = clean_dir(b, dir);
     }
     fsg_free(c, paths);
+    fsg_free(c, dir);
     return err;
 }
 
@@ -522,21 +539,32 @@ static int boot_run(struct boot *b)
 
 int fsg_boot(const struct fsg_config *cfg, int flags, struct fsg_report *report)
 {
-    struct boot b;
+    struct fsg_ctx c;
 
-    memset(&b, 0, sizeof b);
     memset(report, 0, sizeof *report);
-    b.r = report;
-    b.flags = flags;
-    int err = fsg_ctx_init(&b.c, cfg);
-    if (err == 0)
-        err = boot_run(&b);
-    fsg_manifest_free(&b.c, &b.bak);
-    fsg_manifest_free(&b.c, &b.usr);
-    fsg_free(&b.c, b.peer);
-    fsg_free(&b.c, b.taken);
-    fsg_free(&b.c, b.bak_text);
-    fsg_ctx_fini(&b.c);
+    int err = fsg_ctx_init(&c, cfg);
+    if (err < 0)
+        return err;
+    /* The pass's state lives in the caller's allocator, not on the stack:
+     * a device's stack is small. */
+    struct boot *b = fsg_alloc(&c, sizeof *b);
+    if (b == NULL) {
+        fsg_ctx_fini(&c);
+        return FSG_ERR_NOMEM;
+    }
+    memset(b, 0, sizeof *b);
+    b->c = c;
+    b->r = report;
+    b->flags = flags;
+    err = boot_run(b);
+    fsg_manifest_free(&b->c, &b->bak);
+    fsg_manifest_free(&b->c, &b->usr);
+    fsg_free(&b->c, b->peer);
+    fsg_free(&b->c, b->taken);
+    fsg_free(&b->c, b->bak_text);
+    c = b->c;
+    fsg_free(&c, b);
+    fsg_ctx_fini(&c);
     return err;
 }
 

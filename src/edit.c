@@ -141,7 +141,7 @@ int fsg_put_begin(const struct fsg_config *cfg, const char *name, struct fsg_put
     p->c = c;
     memcpy(p->name, name, strlen(name) + 1);
     const char *path = fsg_usr_path(p->name);
-    err = fsg_mkdirs(p->c.usr, path);
+    err = fsg_mkdirs(&p->c, p->c.usr, path);
     if (err == 0)
         err = fsg_atomic_begin(&p->a, &p->c, p->c.usr, path);
     if (err < 0) {
@@ -221,7 +221,7 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
          * pending hash back (a boot would discard it anyway). If only the
          * directory sync failed, the new file may be in place: the pending
          * hash must stay, for the boot to accept either. */
-        bool renamed = p->a.tmp[0] == '\0';
+        bool renamed = p->a.renamed;
         if (record && !renamed) {
             (void)fsg_entry_set_pending(c, e, NULL);
             e->sum = old;

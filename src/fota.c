@@ -254,7 +254,7 @@ static int sweep_entry(void *arg, const char *path, int type)
             /* A file the update created: it goes, as it was not there. */
             int err = p->remove(p->ctx, full + gl);
             if (err == 0)
-                err = fsg_sync_parent(p, full + gl);
+                err = fsg_sync_parent(s->c, p, full + gl);
             if (err < 0 && err != FSG_ERR_NOENT && s->err == 0)
                 s->err = err;
             return 0;
@@ -262,11 +262,11 @@ static int sweep_entry(void *arg, const char *path, int type)
         if (strncmp(full, FOTA_OLD, ol) != 0 || type != FSG_TYPE_REG)
             return 0;
         const char *target = full + ol;
-        int err = fsg_mkdirs(p, target);
+        int err = fsg_mkdirs(s->c, p, target);
         if (err == 0)
             err = p->rename(p->ctx, full, target);
         if (err == 0)
-            err = fsg_sync_parent(p, target);
+            err = fsg_sync_parent(s->c, p, target);
         if (err < 0 && s->err == 0)
             s->err = err;
         if (err == 0)
@@ -310,16 +310,16 @@ static int clear_area(struct fsg_ctx *c, bool restore, unsigned long *moved)
 /* ---- rolling forward ---- */
 
 /* Puts one staged file in place, setting the target aside first. */
-static int place(struct fsg_ctx *c, const struct ffile *f)
+static int place_in(struct fsg_ctx *c, const struct ffile *f, char *staged, char *old,
+                    char *gone)
 {
     const struct fsg_port *p = c->usr;
-    char staged[FSG_PATH_BUF], old[FSG_PATH_BUF];
     const char *target = fsg_usr_path(f->name);
     int type;
 
-    int err = area_path(FOTA_NEW, f->name, staged, sizeof staged);
+    int err = area_path(FOTA_NEW, f->name, staged, FSG_PATH_BUF);
     if (err == 0)
-        err = area_path(FOTA_OLD, f->name, old, sizeof old);
+        err = area_path(FOTA_OLD, f->name, old, FSG_PATH_BUF);
     int has_staged = err < 0 ? err : probe(p, staged, NULL);
     if (has_staged <= 0)
         return has_staged; /* 0: placed by an earlier run */
@@ -330,15 +330,14 @@ static int place(struct fsg_ctx *c, const struct ffile *f)
     if (!has_target) {
         /* Mark the target as new, durably, before it appears: abandoning
          * the update removes it again. */
-        char gone[FSG_PATH_BUF];
-        err = area_path(FOTA_GONE, f->name, gone, sizeof gone);
+        err = area_path(FOTA_GONE, f->name, gone, FSG_PATH_BUF);
         int marked = err < 0 ? err : probe(p, gone, NULL);
         if (marked < 0)
             return marked;
         if (!marked) {
             /* An empty file, written as every file is. */
             struct fsg_atomic a;
-            err = fsg_mkdirs(p, gone);
+            err = fsg_mkdirs(c, p, gone);
             if (err == 0) {
                 err = fsg_atomic_begin(&a, c, p, gone);
                 if (err == 0)
@@ -353,21 +352,33 @@ static int place(struct fsg_ctx *c, const struct ffile *f)
     if (has_target && !has_old) {
         if (type == FSG_TYPE_DIR)
             return FSG_ERR_ISDIR;
-        err = fsg_mkdirs(p, old);
+        err = fsg_mkdirs(c, p, old);
         if (err == 0)
             err = p->rename(p->ctx, target, old);
         if (err == 0)
-            err = fsg_sync_parent(p, old);
+            err = fsg_sync_parent(c, p, old);
         if (err < 0)
             return err;
     }
-    err = fsg_mkdirs(p, target);
+    err = fsg_mkdirs(c, p, target);
     if (err == 0)
         err = p->rename(p->ctx, staged, target);
     if (err == 0)
-        err = fsg_sync_parent(p, target);
+        err = fsg_sync_parent(c, p, target);
     if (err == 0)
-        err = fsg_sync_parent(p, staged);
+        err = fsg_sync_parent(c, p, staged);
+    return err;
+}
+
+/* place_in with its three path buffers from the allocator: a device's
+ * stack is small. */
+static int place(struct fsg_ctx *c, const struct ffile *f)
+{
+    char *paths = fsg_alloc(c, 3 * FSG_PATH_BUF);
+    if (paths == NULL)
+        return FSG_ERR_NOMEM;
+    int err = place_in(c, f, paths, paths + FSG_PATH_BUF, paths + 2 * FSG_PATH_BUF);
+    fsg_free(c, paths);
     return err;
 }
 
@@ -384,13 +395,13 @@ static int roll_forward(struct fsg_ctx *c, const struct ffile *f, size_t n)
     if (has_table > 0) {
         err = p->rename(p->ctx, FOTA_TABLE_NEW, FSG_MANIFEST_NAME);
         if (err == 0)
-            err = fsg_sync_parent(p, FSG_MANIFEST_NAME);
+            err = fsg_sync_parent(c, p, FSG_MANIFEST_NAME);
     }
     /* The end of the transaction; what is left is only to be cleared. */
     if (err == 0)
         err = p->remove(p->ctx, FOTA_JOURNAL);
     if (err == 0)
-        err = fsg_sync_parent(p, FOTA_JOURNAL);
+        err = fsg_sync_parent(c, p, FOTA_JOURNAL);
     if (err == 0)
         err = clear_area(c, false, NULL);
     for (size_t i = 0; i < n && err == 0; i++)
@@ -456,7 +467,7 @@ int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *fil
         if (has_table > 0) {
             err = c->usr->rename(c->usr->ctx, FOTA_TABLE_OLD, FSG_MANIFEST_NAME);
             if (err == 0)
-                err = fsg_sync_parent(c->usr, FSG_MANIFEST_NAME);
+                err = fsg_sync_parent(c, c->usr, FSG_MANIFEST_NAME);
         }
         if (err == 0)
             err = clear_area(c, false, NULL);
@@ -552,7 +563,7 @@ int fsg_fota_add(struct fsg_fota *tx, const char *name, int protect)
     tx->n++;
     int err = area_path(FOTA_NEW, name, tx->staged, sizeof tx->staged);
     if (err == 0)
-        err = fsg_mkdirs(tx->c.usr, tx->staged);
+        err = fsg_mkdirs(&tx->c, tx->c.usr, tx->staged);
     if (err == 0)
         err = fsg_atomic_begin(&tx->a, &tx->c, tx->c.usr, tx->staged);
     if (err < 0) {

@@ -219,56 +219,74 @@ static int hash_once(const struct fsg_port *port, void *buf, size_t buf_size, co
     return 0;
 }
 
-int fsg_sync_parent(const struct fsg_port *p, const char *path)
+/* Syncs directory prefix[0..len) of buf ("" when len is 0), writing a NUL
+ * there for the call and putting back what stood there. */
+static int sync_prefix(const struct fsg_port *p, char *buf, size_t len)
 {
-    char dir[FSG_PATH_BUF];
+    char saved = buf[len];
+    buf[len] = '\0';
+    int err = p->syncdir(p->ctx, buf);
+    buf[len] = saved;
+    return err;
+}
+
+int fsg_sync_parent(struct fsg_ctx *c, const struct fsg_port *p, const char *path)
+{
     size_t dlen = fsg_dir_len(path);
 
     if (p->syncdir == NULL)
         return 0;
-    if (dlen >= sizeof dir)
+    if (dlen >= FSG_PATH_BUF)
         return FSG_ERR_NAMETOOLONG;
+    if (dlen == 0)
+        return p->syncdir(p->ctx, "");
+    /* Path buffers live in the allocator, not on the stack: a device's
+     * stack is small. */
+    char *dir = fsg_alloc(c, dlen + 1);
+    if (dir == NULL)
+        return FSG_ERR_NOMEM;
     memcpy(dir, path, dlen);
-    dir[dlen] = '\0';
-    return p->syncdir(p->ctx, dir);
+    int err = sync_prefix(p, dir, dlen);
+    fsg_free(c, dir);
+    return err;
 }
 
-int fsg_mkdirs(const struct fsg_port *p, const char *path)
+int fsg_mkdirs(struct fsg_ctx *c, const struct fsg_port *p, const char *path)
 {
-    char dir[FSG_PATH_BUF];
     size_t dlen = fsg_dir_len(path);
 
     if (dlen == 0)
         return 0;
-    if (dlen >= sizeof dir)
+    if (dlen >= FSG_PATH_BUF)
         return FSG_ERR_NAMETOOLONG;
+    char *dir = fsg_alloc(c, dlen + 1);
+    if (dir == NULL)
+        return FSG_ERR_NOMEM;
     memcpy(dir, path, dlen);
     dir[dlen] = '\0';
 
     /* Walk down from the root: each existing component must be a real
      * directory (stat never follows links), each missing one is created. */
-    for (size_t i = 0; i <= dlen; i++) {
+    int err = 0;
+    for (size_t i = 0; i <= dlen && err == 0; i++) {
         if (dir[i] != '/' && dir[i] != '\0')
             continue;
         char saved = dir[i];
         dir[i] = '\0';
         struct fsg_stat st;
-        int err = p->stat(p->ctx, dir, &st);
+        err = p->stat(p->ctx, dir, &st);
         if (err == FSG_ERR_NOENT) {
-            if (p->mkdir == NULL)
-                return FSG_ERR_NOTSUP;
-            err = p->mkdir(p->ctx, dir);
+            err = p->mkdir == NULL ? FSG_ERR_NOTSUP : p->mkdir(p->ctx, dir);
             /* Make the new directory's entry durable in its parent. */
-            if (err == 0)
-                err = fsg_sync_parent(p, dir);
+            if (err == 0 && p->syncdir != NULL)
+                err = sync_prefix(p, dir, fsg_dir_len(dir));
         } else if (err == 0 && st.type != FSG_TYPE_DIR) {
             err = st.type == FSG_TYPE_LINK ? FSG_ERR_LOOP : FSG_ERR_NOTDIR;
         }
-        if (err < 0)
-            return err;
         dir[i] = saved;
     }
-    return 0;
+    fsg_free(c, dir);
+    return err;
 }
 
 int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_port *p,
@@ -283,9 +301,15 @@ int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_p
     fsg_hasher_init(&a->h, FSG_HASH_CRC32);
     if (p->remove == NULL || p->rename == NULL || p->write == NULL || p->sync == NULL)
         return FSG_ERR_NOTSUP;
-    err = fsg_tmp_path(path, a->tmp, sizeof a->tmp);
-    if (err < 0)
+    a->tmp = fsg_alloc(c, FSG_PATH_BUF);
+    if (a->tmp == NULL)
+        return FSG_ERR_NOMEM;
+    err = fsg_tmp_path(path, a->tmp, FSG_PATH_BUF);
+    if (err < 0) {
+        fsg_free(c, a->tmp);
+        a->tmp = NULL;
         return err;
+    }
     /* A leftover of an interrupted run is ours to replace. Removing it first
      * and then creating exclusively means we never write through a link or
      * into a file that is also linked elsewhere. */
@@ -324,8 +348,11 @@ void fsg_atomic_abort(struct fsg_atomic *a)
     if (a->file != NULL)
         (void)p->close(p->ctx, a->file);
     a->file = NULL;
-    if (a->tmp[0] != '\0')
+    if (a->tmp != NULL) {
         (void)p->remove(p->ctx, a->tmp);
+        fsg_free(a->c, a->tmp);
+        a->tmp = NULL;
+    }
 }
 
 int fsg_atomic_seal(struct fsg_atomic *a)
@@ -364,8 +391,10 @@ int fsg_atomic_publish(struct fsg_atomic *a)
         fsg_atomic_abort(a);
         return err;
     }
-    a->tmp[0] = '\0';
-    return fsg_sync_parent(p, a->path);
+    a->renamed = true;
+    fsg_free(a->c, a->tmp);
+    a->tmp = NULL;
+    return fsg_sync_parent(a->c, p, a->path);
 }
 
 int fsg_atomic_commit(struct fsg_atomic *a)

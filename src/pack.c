@@ -23,9 +23,9 @@ static int copy_file(struct fsg_ctx *c, const struct fsg_pack *opt, const struct
     memset(&ba, 0, sizeof ba);
     err = fsg_bak_path(f->name, bpath, sizeof bpath);
     if (err == 0)
-        err = fsg_mkdirs(opt->usr, path);
+        err = fsg_mkdirs(c, opt->usr, path);
     if (err == 0 && f->protect)
-        err = fsg_mkdirs(opt->bak, bpath);
+        err = fsg_mkdirs(c, opt->bak, bpath);
     if (err < 0)
         return err;
     err = fsg_atomic_begin(&ua, c, opt->usr, path);
@@ -163,7 +163,7 @@ static int pack_run(struct fsg_plan *pl, const struct fsg_pack *opt, struct fsg_
 
     /* 3. Write: directories, files, then the JSON files. */
     for (size_t i = 0; i < pl->nd && err == 0; i++)
-        err = fsg_mkdirs(opt->usr, pl->dirs[i]);
+        err = fsg_mkdirs(c, opt->usr, pl->dirs[i]);
     for (size_t i = 0; i < pl->n && err == 0; i++) {
         const struct fsg_pfile *f = &pl->files[i];
         err = copy_file(c, opt, f);

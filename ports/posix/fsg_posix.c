@@ -395,7 +395,8 @@ static int px_list(void *ctx, const char *path,
                    : de->d_type == DT_LNK ? FSG_TYPE_LINK
                                           : FSG_TYPE_OTHER;
         /* Only where the file system does not say in the listing itself. */
-        if (de->d_type == DT_UNKNOWN && fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        if (de->d_type == DT_UNKNOWN &&
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
             type = type_of(st.st_mode);
         r = fn(arg, de->d_name, type);
         errno = 0;
