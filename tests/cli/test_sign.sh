@@ -88,40 +88,10 @@ ossl_sign() {
 # forge ORIG PREFIX OUT: OUT = PREFIX + 4 bytes chosen so that OUT's
 # QuecPython hash, binascii.crc32(data, 0xFFFFFFFF), equals ORIG's. The
 # CRC is affine over GF(2) in the appended bits: a 32x32 linear system.
-cat >"$IO/forge.py" <<'EOF'
-import binascii, sys
-def crc(b):
-    return binascii.crc32(b, 0xFFFFFFFF)
-orig, prefix, out = sys.argv[1:4]
-target = crc(open(orig, "rb").read())
-pre = open(prefix, "rb").read()
-base = crc(pre + bytes(4))
-basis = {}
-for i in range(32):
-    s = bytearray(4)
-    s[i // 8] |= 1 << (i % 8)
-    v, m = crc(pre + bytes(s)) ^ base, 1 << i
-    for bit in range(31, -1, -1):
-        if not (v >> bit) & 1:
-            continue
-        if bit in basis:
-            v, m = v ^ basis[bit][0], m ^ basis[bit][1]
-        else:
-            basis[bit] = (v, m)
-            break
-x, comb = base ^ target, 0
-for bit in range(31, -1, -1):
-    if (x >> bit) & 1:
-        if bit not in basis:
-            sys.exit("forge: no solution")
-        x, comb = x ^ basis[bit][0], comb ^ basis[bit][1]
-data = pre + bytes((comb >> (8 * k)) & 0xFF for k in range(4))
-assert crc(data) == target and data != open(orig, "rb").read()
-open(out, "wb").write(data)
-EOF
 forge() {
     mkdir -p "$(dirname "$3")"
-    "$PYTHON" "$IO/forge.py" "$@" || { echo "test bug: forge failed" >&2; exit 2; }
+    "$PYTHON" "$FSG_SOURCE_DIR/tests/cli/forge_crc.py" "$@" ||
+        { echo "test bug: forge failed" >&2; exit 2; }
 }
 
 # damage_usr: a user partition a boot would repair: main.py damaged,
