@@ -904,8 +904,50 @@ static void test_index_find(void)
     mpdev_free(&d);
 }
 
+/* An allocator that refuses any block over 1 MiB. */
+static void *small_alloc(void *ctx, void *ptr, size_t size)
+{
+    (void)ctx;
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return size > 1024 * 1024 ? NULL : realloc(ptr, size);
+}
+
+/* The entry array is sized from the number of '{' in the text, a hint a
+ * hostile table inflates at will ('{' inside a string): when the allocator
+ * refuses that size, the table still parses, growing as it goes. */
+static void test_presize_is_a_hint(void)
+{
+    struct mp_device d;
+    struct fsg_ctx c;
+    struct fsg_manifest m;
+    uint64_t off = 0;
+    size_t braces = 200000, len = 0;
+    char *t = malloc(braces + 256);
+
+    len += (size_t)sprintf(t, "[{\"name\":\"/usr/a.py\",\"crc32\":\"0x1\"},{\"name\":\"/usr/");
+    memset(t + len, '{', braces);
+    len += braces;
+    len += (size_t)sprintf(t + len, "\",\"crc32\":\"0x2\"}]");
+    mpdev_init(&d);
+    d.cfg.alloc = small_alloc;
+    CHECK_EQ_INT(fsg_ctx_init(&c, &d.cfg), 0);
+    /* 200,002 entries' worth of array is far over 1 MiB: refused, ignored. */
+    CHECK_EQ_INT(fsg_manifest_parse(&c, t, len, FSG_SOURCE_USR, &m, &off), 0);
+    CHECK_EQ_INT(m.n, 2);
+    CHECK(m.n == 2 && m.v[0].valid && m.v[0].sum.crc == 1);
+    CHECK(m.n == 2 && !m.v[1].valid && m.v[1].defect == FSG_DEFECT_NAME_LONG);
+    fsg_manifest_free(&c, &m);
+    fsg_ctx_fini(&c);
+    mpdev_free(&d);
+    free(t);
+}
+
 int main(void)
 {
+    test_presize_is_a_hint();
     test_quecpython_input();
     test_unknown_keys_kept();
     test_unknown_keys_big_numbers();
