@@ -336,15 +336,9 @@ static int place_in(struct fsg_ctx *c, const struct ffile *f, char *staged, char
             return marked;
         if (!marked) {
             /* An empty file, written as every file is. */
-            struct fsg_atomic a;
             err = fsg_mkdirs(c, p, gone);
-            if (err == 0) {
-                err = fsg_atomic_begin(&a, c, p, gone);
-                if (err == 0)
-                    err = fsg_atomic_commit(&a);
-                else
-                    fsg_atomic_abort(&a);
-            }
+            if (err == 0)
+                err = fsg_write_small(c, p, gone, "", 0);
             if (err < 0)
                 return err;
         }

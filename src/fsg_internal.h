@@ -250,6 +250,9 @@ int fsg_atomic_commit(struct fsg_atomic *a);
 int fsg_atomic_seal(struct fsg_atomic *a);
 int fsg_atomic_publish(struct fsg_atomic *a);
 void fsg_atomic_abort(struct fsg_atomic *a);
+/* Writes a whole small file (len bytes of data) crash-safely, as above. */
+int fsg_write_small(struct fsg_ctx *c, const struct fsg_port *p, const char *path,
+                    const void *data, size_t len);
 
 /* ---- tree walk (walk.c) ---- */
 

@@ -403,6 +403,20 @@ int fsg_atomic_commit(struct fsg_atomic *a)
     return err < 0 ? err : fsg_atomic_publish(a);
 }
 
+int fsg_write_small(struct fsg_ctx *c, const struct fsg_port *p, const char *path,
+                    const void *data, size_t len)
+{
+    struct fsg_atomic a;
+    int err = fsg_atomic_begin(&a, c, p, path);
+    if (err == 0 && len > 0)
+        err = fsg_atomic_write(&a, data, len);
+    if (err < 0) {
+        fsg_atomic_abort(&a);
+        return err;
+    }
+    return fsg_atomic_commit(&a);
+}
+
 struct list_sink {
     struct fsg_ctx *c;
     struct fsg_dirlist *l;

@@ -71,15 +71,7 @@ static int write_switch(struct fsg_ctx *c, const struct fsg_port *bak, int enabl
 {
     /* QuecPython's factory tool writes this layout. */
     const char *text = enable ? "{\"enable\": 1}\n" : "{\"enable\": 0}\n";
-    struct fsg_atomic a;
-    int err = fsg_atomic_begin(&a, c, bak, FSG_SWITCH_NAME);
-    if (err == 0)
-        err = fsg_atomic_write(&a, text, strlen(text));
-    if (err < 0) {
-        fsg_atomic_abort(&a);
-        return err;
-    }
-    return fsg_atomic_commit(&a);
+    return fsg_write_small(c, bak, FSG_SWITCH_NAME, text, strlen(text));
 }
 
 /* Signs the backup checksum.json as written: the bytes read back from the
@@ -88,24 +80,13 @@ static int write_signature(struct fsg_ctx *c, const struct fsg_pack *opt)
 {
     char line[FSG_SIG_LINE_LEN], *text;
     size_t len;
-    struct fsg_atomic a;
 
     int err = fsg_read_small(c, opt->bak, FSG_MANIFEST_NAME, UINT64_MAX, &text, &len);
     if (err < 0)
         return err;
     err = fsg_sign_line(opt->sign_key, text, len, line);
     fsg_free(c, text);
-    if (err == 0)
-        err = fsg_atomic_begin(&a, c, opt->bak, FSG_SIG_NAME);
-    else
-        return err;
-    if (err == 0)
-        err = fsg_atomic_write(&a, line, strlen(line));
-    if (err < 0) {
-        fsg_atomic_abort(&a);
-        return err;
-    }
-    return fsg_atomic_commit(&a);
+    return err < 0 ? err : fsg_write_small(c, opt->bak, FSG_SIG_NAME, line, strlen(line));
 }
 
 static int pack_run(struct fsg_plan *pl, const struct fsg_pack *opt, struct fsg_pack_report *r,
