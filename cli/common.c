@@ -277,6 +277,17 @@ char *short_hash(unsigned kinds, uint32_t crc, const unsigned char *sha, char ou
     return out;
 }
 
+void json_add_found(struct cJSON *o, const struct fsg_event *ev)
+{
+    char h[FSG_SHA256_STRLEN];
+    if (ev->has_actual)
+        cJSON_AddStringToObject(o, "found", fsg_hash_format(ev->actual, h));
+    else
+        cJSON_AddNullToObject(o, "found");
+    if (ev->sha_actual != NULL)
+        cJSON_AddStringToObject(o, "found_sha256", fsg_sha256_format(ev->sha_actual, h));
+}
+
 void json_add_hashes(struct cJSON *o, const char *crc_key, const char *sha_key, unsigned kinds,
                      uint32_t crc, const unsigned char *sha)
 {

@@ -78,6 +78,10 @@ char *short_hash(unsigned kinds, uint32_t crc, const unsigned char *sha, char ou
 void json_add_hashes(struct cJSON *o, const char *crc_key, const char *sha_key, unsigned kinds,
                      uint32_t crc, const unsigned char *sha);
 
+/* Adds "found" (the file's crc32 as found, or null when it was not read)
+ * and, when computed, "found_sha256" of a FILE event to o. */
+void json_add_found(struct cJSON *o, const struct fsg_event *ev);
+
 int cmd_pack(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

@@ -229,7 +229,6 @@ static void on_event(void *ctx, const struct fsg_event *ev)
     struct printer *pr = ctx;
     const struct opts *o = pr->o;
     char reason[512];
-    char x[FSG_HASH_STRLEN], sx[FSG_SHA256_STRLEN];
 
     if (ev->kind == FSG_EVENT_ENTRY) {
         fprintf(stderr, "fsguard: ");
@@ -288,12 +287,7 @@ static void on_event(void *ctx, const struct fsg_event *ev)
         else
             cJSON_AddNullToObject(f, "reason");
         json_add_hashes(f, "crc32", "sha256", ev->hashes, ev->recorded, ev->sha_recorded);
-        if (ev->has_actual)
-            cJSON_AddStringToObject(f, "found", fsg_hash_format(ev->actual, x));
-        else
-            cJSON_AddNullToObject(f, "found");
-        if (ev->sha_actual != NULL)
-            cJSON_AddStringToObject(f, "found_sha256", fsg_sha256_format(ev->sha_actual, sx));
+        json_add_found(f, ev);
         char *s = cJSON_PrintUnformatted(f);
         printf("%s\n    %s", pr->nfiles == 0 ? "" : ",", s != NULL ? s : "null");
         cJSON_free(s);
@@ -567,7 +561,6 @@ static int put_file(const struct fsg_config *cfg, const char *src, const char *n
 
 /* The entry calc or put recorded, as its FILE event tells. */
 struct recorded {
-    int seen;
     unsigned kinds;
     uint32_t crc;
     unsigned char sha[FSG_SHA256_LEN];
@@ -578,7 +571,6 @@ static void on_edit_event(void *ctx, const struct fsg_event *ev)
     struct recorded *rec = ctx;
     if (ev->kind != FSG_EVENT_FILE)
         return;
-    rec->seen = 1;
     rec->kinds = ev->hashes;
     rec->crc = ev->recorded;
     if (ev->sha_recorded != NULL)
@@ -629,10 +621,7 @@ static int cmd_edit(const struct opts *o)
         close_device(&d);
         return EXIT_OPERATIONAL;
     }
-    if (!rec.seen) {
-        rec.kinds = FSG_HASH_CRC32;
-        rec.crc = crc;
-    }
+    /* A successful calc or put reports its entry (fsguard.h): rec holds it. */
     const unsigned char *sha = rec.kinds & FSG_HASH_SHA256 ? rec.sha : NULL;
     if (o->json) {
         cJSON *j = cJSON_CreateObject();

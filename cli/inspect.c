@@ -56,7 +56,7 @@ static const char *type_text(int type)
 static void on_insp_event(void *ctx, const struct fsg_event *ev)
 {
     struct insp_cli *ic = ctx;
-    char h[24], x[24], sx[FSG_SHA256_STRLEN];
+    char h[24], x[24];
     int ascii = ev->kind == FSG_EVENT_UNLISTED ||
                 (ev->kind == FSG_EVENT_ENTRY && ev->defect == FSG_DEFECT_NAME_CHARS);
     char *name = ev->name != NULL ? escaped(ev->name, ascii) : NULL;
@@ -70,12 +70,7 @@ static void on_insp_event(void *ctx, const struct fsg_event *ev)
             cJSON_AddStringToObject(f, "name", name);
             cJSON_AddStringToObject(f, "status", status);
             json_add_hashes(f, "crc32", "sha256", ev->hashes, ev->expected, ev->sha_expected);
-            if (ev->has_actual)
-                cJSON_AddStringToObject(f, "found", fsg_hash_format(ev->actual, x));
-            else
-                cJSON_AddNullToObject(f, "found");
-            if (ev->sha_actual != NULL)
-                cJSON_AddStringToObject(f, "found_sha256", fsg_sha256_format(ev->sha_actual, sx));
+            json_add_found(f, ev);
             cJSON_AddNumberToObject(f, "size", (double)ev->size);
             if (ev->status != FSG_STATUS_OK)
                 cJSON_AddStringToObject(f, "reason", problem_text(ev->problem));

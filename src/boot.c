@@ -26,12 +26,11 @@ static bool dry(const struct boot *b)
     return (b->flags & FSG_DRY_RUN) != 0;
 }
 
-
 /* Copies the backup copy of e into place in the user partition, verifying
  * on the way that the bytes read from the backup match the backup
  * manifest's hash; nothing replaces the target unless they do. */
-static FSG_NOINLINE int restore_from(struct boot *b, const char *name, const struct fsg_entry *be,
-                        int *failure, char *bpath)
+static FSG_NOINLINE int restore_from(struct boot *b, const char *name,
+                                     const struct fsg_entry *be, int *failure, char *bpath)
 {
     struct fsg_ctx *c = &b->c;
     const struct fsg_port *bak = c->bak;
@@ -144,7 +143,7 @@ static unsigned kinds_needed(const struct fsg_entry *e, const struct fsg_entry *
 /* Checks one protected file: its hashes come from job when the caller's
  * hash_files already computed them, else are computed here. */
 static FSG_NOINLINE void check_one(struct boot *b, struct fsg_entry *e, bool added,
-                      const struct fsg_entry *be, const struct fsg_hash_job *job)
+                                   const struct fsg_entry *be, const struct fsg_hash_job *job)
 {
     struct fsg_ctx *c = &b->c;
     struct fsg_event ev;
@@ -274,8 +273,6 @@ static int clean_dir(struct boot *b, const char *dir)
     int err = fsg_list_dir_only(c, c->usr, dir, is_leftover, &l);
     err = err == FSG_ERR_NOMEM ? err : 0;
     for (size_t k = 0; k < l.n && err == 0; k++) {
-        if (FSG_DIRLIST_TYPE(&l, k) != FSG_TYPE_REG || !fsg_is_tmp_name(FSG_DIRLIST_NAME(&l, k)))
-            continue;
         char *path = fsg_path_join(c, dir, FSG_DIRLIST_NAME(&l, k));
         if (path == NULL) {
             err = FSG_ERR_NOMEM;

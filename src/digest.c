@@ -11,14 +11,12 @@
 _Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(((struct fsg_hasher *)0)->sha),
                "struct fsg_hasher has no room for libsodium's SHA-256 state");
 
-/* libsodium asks for sodium_init() before use; it is cheap after the first
- * call and safe to repeat. Its only failure is a missing random source,
- * which hashing and verifying do not use. */
-static void sodium_ready(void)
-{
-    if (sodium_init() < 0)
-        return; /* nothing this file uses needs what failed */
-}
+/* No sodium_init() here, on purpose. libsodium's SHA-256 and Ed25519
+ * verification are plain functions (no implementation picked at run time,
+ * no randomness), while sodium_init() opens the random source: on Linux,
+ * getrandom() without GRND_NONBLOCK, which waits for the kernel's pool. At
+ * early boot on a device that can take long, and boot must not wait on it.
+ * Key generation and signing (keys.c, host side) do call it. */
 
 static crypto_hash_sha256_state *sha_state(struct fsg_hasher *h)
 {
@@ -29,10 +27,8 @@ void fsg_hasher_init(struct fsg_hasher *h, unsigned kinds)
 {
     h->crc = FSG_CRC_INIT;
     h->kinds = FSG_HASH_CRC32 | (kinds & FSG_HASH_SHA256);
-    if (h->kinds & FSG_HASH_SHA256) {
-        sodium_ready();
+    if (h->kinds & FSG_HASH_SHA256)
         (void)crypto_hash_sha256_init(sha_state(h));
-    }
 }
 
 void fsg_hasher_update(struct fsg_hasher *h, const void *data, size_t len)
@@ -149,7 +145,6 @@ int fsg_sig_check(struct fsg_ctx *c, const char *text, size_t len, int *err)
         return FSG_SIG_MALFORMED;
     if (memcmp(pk, c->cfg->pubkey, sizeof pk) != 0)
         return FSG_SIG_WRONG_KEY;
-    sodium_ready();
     if (crypto_sign_verify_detached(sig, (const unsigned char *)text, len, c->cfg->pubkey) != 0)
         return FSG_SIG_BAD;
     return FSG_SIG_GOOD;

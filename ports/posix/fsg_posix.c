@@ -72,9 +72,12 @@ static int open_beneath(struct fsg_posix *p, const char *path, int flags, mode_t
         how.mode = (flags & O_CREAT) ? mode : 0;
         how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
         long fd;
+        /* EAGAIN would mean a race on a ".." component, which fsguard's
+         * paths never have: a few tries, never an endless loop. */
+        int tries = 0;
         do
             fd = syscall(SYS_openat2, p->root, path, &how, sizeof how);
-        while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+        while (fd < 0 && (errno == EINTR || errno == EAGAIN) && ++tries < 8);
         return (int)fd;
     }
 #else

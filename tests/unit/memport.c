@@ -1191,10 +1191,11 @@ size_t mpdev_count(const struct mp_device *d, int kind)
     return n;
 }
 
-int mpdev_usr_crc(const struct mp_device *d, const char *name, uint32_t *crc)
+int memport_table_find(const struct memport *mp, const char *path, const char *name,
+                       int (*fn)(void *arg, const struct cJSON *entry), void *arg)
 {
     size_t len;
-    const char *text = memport_get(d->usr, "checksum.json", &len);
+    const char *text = memport_get(mp, path, &len);
     if (text == NULL)
         return -1;
     cJSON *root = cJSON_ParseWithLength(text, len);
@@ -1202,20 +1203,28 @@ int mpdev_usr_crc(const struct mp_device *d, const char *name, uint32_t *crc)
         cJSON_Delete(root);
         return -1;
     }
-    int found = 0;
+    int r = 0;
     cJSON *item;
     cJSON_ArrayForEach(item, root)
     {
         cJSON *n = cJSON_GetObjectItemCaseSensitive(item, "name");
-        cJSON *c = cJSON_GetObjectItemCaseSensitive(item, "crc32");
-        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0 && cJSON_IsString(c) &&
-            fsg_hash_parse(c->valuestring, crc) == 0) {
-            found = 1;
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0 && (r = fn(arg, item)) != 0)
             break;
-        }
     }
     cJSON_Delete(root);
-    return found;
+    return r;
+}
+
+/* The first entry of the name with a parseable crc32. */
+static int take_crc(void *arg, const cJSON *entry)
+{
+    cJSON *c = cJSON_GetObjectItemCaseSensitive(entry, "crc32");
+    return cJSON_IsString(c) && fsg_hash_parse(c->valuestring, arg) == 0;
+}
+
+int mpdev_usr_crc(const struct mp_device *d, const char *name, uint32_t *crc)
+{
+    return memport_table_find(d->usr, "checksum.json", name, take_crc, crc);
 }
 
 void rec_on_event(void *ctx, const struct fsg_event *ev)

@@ -182,6 +182,14 @@ size_t mpdev_count(const struct mp_device *d, int kind);
  * manifest is missing or not a JSON array. */
 int mpdev_usr_crc(const struct mp_device *d, const char *name, uint32_t *crc);
 
+/* Parses the JSON table at path of mp and calls fn(arg, entry) for each
+ * entry named name, in order, until fn returns non-zero. Returns that
+ * value, 0 when no call returned non-zero, -1 when the file is missing or
+ * not a JSON array. */
+struct cJSON;
+int memport_table_find(const struct memport *mp, const char *path, const char *name,
+                       int (*fn)(void *arg, const struct cJSON *entry), void *arg);
+
 /* ---- events recorded as they come (for any fsg_config or fsg_pack) ---- */
 /* Each event is copied whole, its name duplicated; clear frees them. */
 struct rec {

@@ -362,45 +362,32 @@ struct ment {
 
 /* The entry of name in checksum.json of mp (at path). Returns 1 found, 0
  * no such entry, -1 missing or not a JSON array. */
+/* Fills *arg (struct ment) from the first entry of the name. */
+static int take_ment(void *arg, const cJSON *item)
+{
+    struct ment *m = arg;
+    static const char *const keys[4] = {"crc32", "sha256", "fsg_pending",
+                                        "fsg_pending_sha256"};
+    char *dst[4] = {m->crc, m->sha, m->pcrc, m->psha};
+    size_t dsz[4] = {sizeof m->crc, sizeof m->sha, sizeof m->pcrc, sizeof m->psha};
+    for (cJSON *ch = item->child; ch != NULL; ch = ch->next)
+        m->members++;
+    for (int k = 0; k < 4; k++) {
+        cJSON *v = cJSON_GetObjectItemCaseSensitive(item, keys[k]);
+        if (v == NULL)
+            continue;
+        m->keys |= 1 << k;
+        if (cJSON_IsString(v))
+            snprintf(dst[k], dsz[k], "%s", v->valuestring);
+    }
+    return 1;
+}
+
 static int ment_get(const struct memport *mp, const char *path, const char *name,
                     struct ment *m)
 {
-    size_t len;
-    const char *text = memport_get(mp, path, &len);
     memset(m, 0, sizeof *m);
-    if (text == NULL)
-        return -1;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    if (!cJSON_IsArray(root)) {
-        cJSON_Delete(root);
-        return -1;
-    }
-    int found = 0;
-    cJSON *item;
-    cJSON_ArrayForEach(item, root)
-    {
-        cJSON *n = cJSON_GetObjectItemCaseSensitive(item, "name");
-        if (!cJSON_IsString(n) || strcmp(n->valuestring, name) != 0)
-            continue;
-        found = 1;
-        static const char *const keys[4] = {"crc32", "sha256", "fsg_pending",
-                                            "fsg_pending_sha256"};
-        char *dst[4] = {m->crc, m->sha, m->pcrc, m->psha};
-        size_t dsz[4] = {sizeof m->crc, sizeof m->sha, sizeof m->pcrc, sizeof m->psha};
-        for (cJSON *ch = item->child; ch != NULL; ch = ch->next)
-            m->members++;
-        for (int k = 0; k < 4; k++) {
-            cJSON *v = cJSON_GetObjectItemCaseSensitive(item, keys[k]);
-            if (v == NULL)
-                continue;
-            m->keys |= 1 << k;
-            if (cJSON_IsString(v))
-                snprintf(dst[k], dsz[k], "%s", v->valuestring);
-        }
-        break;
-    }
-    cJSON_Delete(root);
-    return found;
+    return memport_table_find(mp, path, name, take_ment, m);
 }
 
 static int usr_ment(const struct sdev *s, const char *name, struct ment *m)
