@@ -1,7 +1,8 @@
 # fsguard: the quick-start commands. The real build is CMake (CMakeLists.txt).
 #   make demo   install missing Debian packages, build, run the demo device
 #   make test   install missing Debian packages, build, run every test, then
-#               again under AddressSanitizer + UndefinedBehaviorSanitizer
+#               again under AddressSanitizer + UndefinedBehaviorSanitizer,
+#               then a 10 s run of each fuzz target
 #   make test-deep  the power-loss sweeps with more seeds and fault kinds
 #   make fuzz   the libFuzzer targets, FUZZ_SECONDS each (clang)
 #   make bench  fsguard against rhash, sha256sum, rsync and a bare read;

@@ -39,7 +39,8 @@ static const char usage_main[] =
     "4 damage left unrepaired, 8 operational error, 16 usage error.\n";
 
 static const char usage_boot[] =
-    "Usage: fsguard boot (--root DIR | --usr DIR --bak DIR) [--pubkey KEY.pub] [--json]\n"
+    "Usage: fsguard boot (--root DIR | --usr DIR --bak DIR) [--pubkey KEY.pub]\n"
+    "                    [--jobs N] [--json]\n"
     "\n"
     "The boot-time check. If the backup's backup_restore.json enables the feature,\n"
     "every file listed in the user checksum.json is hashed; a missing, damaged\n"
@@ -65,7 +66,8 @@ static const char usage_boot[] =
     "\n";
 
 static const char usage_verify[] =
-    "Usage: fsguard verify (--root DIR | --usr DIR --bak DIR) [--pubkey KEY.pub] [--json]\n"
+    "Usage: fsguard verify (--root DIR | --usr DIR --bak DIR) [--pubkey KEY.pub]\n"
+    "                      [--jobs N] [--json]\n"
     "\n"
     "Runs the boot check without writing anything at all and reports what boot\n"
     "would do: files it would restore (status would_restore in --json), files it\n"
@@ -78,7 +80,8 @@ static const char usage_calc[] =
     "\n"
     "QuecPython's file_crc32.calc('/usr/PATH'): after a legitimate edit of a\n"
     "protected file, hashes it, records the hash in the user checksum.json\n"
-    "(atomically, only if it changed) and prints it as stored (\"0x1c291ca3\").\n"
+    "(atomically, only if the table changes) and prints it as stored\n"
+    "(\"0x1c291ca3\").\n"
     "An entry keeps the kinds of hash it has; for a \"sha256\"-only entry the\n"
     "sha256 is printed (with --json: every hash the entry carries).\n"
     "A file that is not listed in checksum.json, or does not exist, is an error\n"
@@ -107,8 +110,9 @@ static const char usage_common[] =
 
 static const char usage_pubkey[] =
     "  --pubkey KEY.pub  restore only from a backup checksum.json signed by this key\n"
-    "  --jobs N      hash files on N threads (default: one per processor); what\n"
-    "                is done with them is decided in order, as with one\n";
+    "  --jobs N      hash files on N threads, 1 to 16 (default: one per\n"
+    "                processor, at most 16); what is done with them is decided\n"
+    "                in order, as with one\n";
 
 static const char exits_check[] =
     "\nExit codes: 0 nothing needed fixing, 1 damage found and all repaired,\n"

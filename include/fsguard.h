@@ -17,7 +17,7 @@
  *
  * The library does no I/O of its own: every file operation goes through a
  * storage port (struct fsg_port), one for each partition. A POSIX port over
- * two directories ships in fsguard_posix.h.
+ * a directory (one for each partition) ships in fsguard_posix.h.
  *
  * Every change fsguard makes to the user partition is crash-safe: it writes
  * a temporary file in the same directory, syncs it, renames it over the
@@ -473,12 +473,14 @@ enum fsg_boot_flags {
 
 /*
  * The boot-time check and restore.
- *  1. If /bak/backup_restore.json is missing, invalid or disabled: nothing
- *     is done; report->feature says why; returns 0.
  *  0. With cfg->pubkey, /bak/checksum.json and its signature are checked
- *     before anything else, the switch included: a missing or wrong
+ *     before anything else, the steps below included: a missing or wrong
  *     signature writes nothing, sets report->signature and returns
  *     FSG_ERR_SIGNATURE. The table is parsed from the very bytes verified.
+ *  1. An update left in the staging area (fsg_fota_*) is settled, whatever
+ *     the switch says: finished if committed, else discarded or abandoned
+ *     (report->fota). Then, if /bak/backup_restore.json is missing, invalid
+ *     or disabled, nothing more is done; report->feature says why; returns 0.
  *  2. /bak/checksum.json is read. If it is missing or not a JSON array the
  *     backup is unusable: nothing is written; returns its error and sets
  *     report->bak_manifest_error.
@@ -505,7 +507,8 @@ int fsg_report_exit_code(const struct fsg_report *report);
 /*
  * QuecPython's file_crc32.calc(name), as its documentation describes it:
  * hashes the user file name ("/usr/1.txt"), records the hash in the user
- * checksum.json (atomically, only if it changed) and stores it in *crc.
+ * checksum.json (atomically, only if the table changes: a new hash, a
+ * pending one cleared, a missing table created) and stores it in *crc.
  * A missing user checksum.json is first copied from the backup.
  * Fails with FSG_ERR_BADNAME for an invalid name, FSG_ERR_NOTPROTECTED when
  * checksum.json has no entry for it, FSG_ERR_NOENT / FSG_ERR_NOTREG when the

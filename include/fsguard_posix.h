@@ -20,8 +20,9 @@ struct fsg_posix {
     struct fsg_port port;   /* hand &port to struct fsg_config */
     int root;               /* descriptor of the root directory */
     int readonly;           /* refuses every write */
-    int walk_only;          /* openat2 is unavailable (set when first seen):
-                               paths are walked component by component */
+    int walk_only;          /* openat2 is unavailable (probed once, by
+                               fsg_posix_open): paths are walked component
+                               by component */
 };
 
 /* Opens directory dir as a partition and fills p->port. With readonly set,

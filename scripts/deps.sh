@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(cmake make gcc libc6-dev pkg-config libcjson-dev libdeflate-dev libsodium-dev python3
-          clang libclang-rt-14-dev)
+          clang libclang-rt-14-dev openssl xxd)
 # `deps.sh bench`: also the peers the benchmark measures, and gnuplot;
 # `deps.sh size`: the ARM cross compiler `make size` builds the core with.
 if [ "${1:-}" = bench ]; then

@@ -292,6 +292,35 @@ new_device() {
     make_device "$CASEDIR/src" "$@"
 }
 
+# ---- pack cases (test_pack.sh, test_sign.sh) ----
+
+# pack_case: a fresh case: $SRC holds the default tree, $PO is the only
+# directory pack may write to, $O=$PO/out is where it builds; the current
+# device (USR, BAK for py_expect and qpy_accepts) is $O.
+pack_case() {
+    new_case
+    SRC="$CASEDIR/src"
+    PO="$CASEDIR/o"
+    O="$PO/out"
+    mkdir -p "$PO"
+    default_tree "$SRC"
+    use_device "$O"
+}
+
+# pk ARGS...: runs `fsguard pack ARGS` through fsg, which asserts that
+# nothing but $PO changed (metadata of the whole scratch dir, content of the
+# case dir: SRC included); then asserts no staging or set-aside directory
+# is left in $PO.
+pk() {
+    local d=$DEV
+    DEV="$CASEDIR/dev" USR="$PO" # watch: all but $PO
+    fsg pack "$@"
+    use_device "$d"
+    local left
+    left=$(find "$PO" -maxdepth 1 \( -name '*.fsg-tmp' -o -name '*.fsg-old' \) 2>/dev/null)
+    if [ -z "$left" ]; then pass; else fail "pack left a staging directory behind" "$left" "$(show_run)"; fi
+}
+
 # The protected files of the default tree, as device names.
 DEFAULT_NAMES="/usr/cfg/apn_cfg.json /usr/data.bin /usr/empty.txt /usr/lib/deep/x/y.txt /usr/lib/util.py /usr/main.py /usr/system_config.json"
 

@@ -378,10 +378,18 @@ for jobs in 1 3 16; do
     expect_out_line "restored" "$USR/main.py" "missing"
     expect_out_line "restored" "$USR/lib/util.py" "content differs"
     expect_out "2 restored, 0 failed (exit 1)"
+    sed "s#$DEV#DEV#g" "$OUT" >"$IO/out.jobs$jobs"
+    snap_hashes "$DEV" >"$IO/hashes.jobs$jobs"
     snap_to "$IO/dev.after" "$DEV"
     fsg boot --root "$DEV" --jobs "$jobs"
     expect_rc 0 "a second boot"
     expect_snap "$IO/dev.after" "$DEV" "a second boot with --jobs $jobs"
+    if [ "$jobs" != 1 ]; then
+        expect_eq "$(cat "$IO/out.jobs1")" "$(cat "$IO/out.jobs$jobs")" \
+            "the report with --jobs $jobs is the one with --jobs 1"
+        expect_eq "$(cat "$IO/hashes.jobs1")" "$(cat "$IO/hashes.jobs$jobs")" \
+            "the repaired tree with --jobs $jobs is the one with --jobs 1"
+    fi
 done
 
 for bad in 0 17 x ""; do

@@ -75,33 +75,6 @@ print("\n".join(probs))
 sys.exit(1 if probs else 0)
 EOF
 
-# pack_case: a fresh case: $SRC holds the default tree, $PO is the only
-# directory pack may write to, $O=$PO/out is where it builds; the current
-# device (USR, BAK for py_expect and qpy_accepts) is $O.
-pack_case() {
-    new_case
-    SRC="$CASEDIR/src"
-    PO="$CASEDIR/o"
-    O="$PO/out"
-    mkdir -p "$PO"
-    default_tree "$SRC"
-    use_device "$O"
-}
-
-# pk ARGS...: runs `fsguard pack ARGS` through fsg, which asserts that
-# nothing but $PO changed (metadata of the whole scratch dir, content of the
-# case dir: SRC included); then asserts no staging or set-aside directory
-# is left in $PO.
-pk() {
-    local d=$DEV
-    DEV="$CASEDIR/dev" USR="$PO" # watch: all but $PO
-    fsg pack "$@"
-    use_device "$d"
-    local left
-    left=$(find "$PO" -maxdepth 1 \( -name '*.fsg-tmp' -o -name '*.fsg-old' \) 2>/dev/null)
-    if [ -z "$left" ]; then pass; else fail "pack left a staging directory behind" "$left" "$(show_run)"; fi
-}
-
 # expect_device ENABLE PROTECTED...: $O is exactly SRC packed with PROTECTED
 # (relative names, or ALL) protected, as computed independently.
 expect_device() {

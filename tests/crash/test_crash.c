@@ -718,6 +718,7 @@ int main(void)
     static const char *const sha_pass[] = {"boot-missing", "boot-flipped-big", "boot-hash-only",
                                            "calc", "put-small", "put-big", "fota"};
     with_sha = 1;
+    size_t swept = 0;
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         for (size_t k = 0; k < sizeof sha_pass / sizeof sha_pass[0]; k++) {
             if (strcmp(scenarios[i].id, sha_pass[k]) != 0)
@@ -727,8 +728,13 @@ int main(void)
             snprintf(id, sizeof id, "sha/%s", sc.id);
             sc.id = id;
             sweep(&sc, deep);
+            swept++;
         }
     }
+    /* A renamed scenario must not drop out of the pass unnoticed. */
+    if (swept != sizeof sha_pass / sizeof sha_pass[0] && replay == NULL)
+        fail("the sha256 pass swept %zu scenarios of %zu", swept,
+             sizeof sha_pass / sizeof sha_pass[0]);
 
     if (expect_broken) {
         /* A sweep that cannot fail proves nothing: against a core broken

@@ -1000,7 +1000,7 @@ static void test_crash_handles(void)
     fsg_mem_crash(m, 0);
     size_t len;
     const char *g = fsg_mem_get(m, "g", &len);
-    CHECK(g == NULL || memcmp(g, "volatile", len) == 0);
+    CHECK(g == NULL || (len <= 8 && memcmp(g, "volatile", len) == 0));
     CHECK_STR(m, "f", "content");
     CHECK_EQ(p_openr(m, "f", &h1), 0);
     CHECK_EQ(p_create(m, "g2", &h2), 0);

@@ -5,7 +5,8 @@
  * signature; or the backup checksum.json signed by the key boot is given);
  * the boot then runs dry, for real, and once more. Sanitizers judge: no
  * crash, no leak, no undefined behaviour; the backup is never written; a
- * signature that is not good means nothing is written at all.
+ * signature that is not good, or a dry run, means nothing is written at
+ * all.
  */
 #include "fsg_mem.h"
 #include "fsguard.h"
@@ -78,6 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (err == FSG_ERR_SIGNATURE && fsg_mem_mutations(usr) != 0)
             abort();
+        if (run == 0 && fsg_mem_mutations(usr) != 0)
+            abort(); /* a dry run writes nothing at all */
     }
     if (fsg_mem_mutations(bak) != 0)
         abort(); /* the backup partition must never be written */

@@ -1191,6 +1191,23 @@ size_t mpdev_count(const struct mp_device *d, int kind)
     return n;
 }
 
+void *mp_talloc_fn(void *ctx, void *ptr, size_t size)
+{
+    struct mp_talloc *a = ctx;
+    if (size == 0) {
+        if (ptr != NULL)
+            a->live--;
+        free(ptr);
+        return NULL;
+    }
+    if (++a->calls == a->fail_at)
+        return NULL;
+    void *q = realloc(ptr, size);
+    if (q != NULL && ptr == NULL)
+        a->live++;
+    return q;
+}
+
 int memport_table_find(const struct memport *mp, const char *path, const char *name,
                        int (*fn)(void *arg, const struct cJSON *entry), void *arg)
 {

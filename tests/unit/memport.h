@@ -182,6 +182,14 @@ size_t mpdev_count(const struct mp_device *d, int kind);
  * manifest is missing or not a JSON array. */
 int mpdev_usr_crc(const struct mp_device *d, const char *name, uint32_t *crc);
 
+/* An allocator (fsg_alloc_fn, ctx a struct mp_talloc) whose fail_at-th
+ * allocation fails (0: none), counting calls and the blocks still live. */
+struct mp_talloc {
+    unsigned long calls, fail_at;
+    long live;
+};
+void *mp_talloc_fn(void *ctx, void *ptr, size_t size);
+
 /* Parses the JSON table at path of mp and calls fn(arg, entry) for each
  * entry named name, in order, until fn returns non-zero. Returns that
  * value, 0 when no call returned non-zero, -1 when the file is missing or

@@ -53,6 +53,25 @@ static void fx_reset(struct fx *f)
     mpdev_reset(&f->d);
 }
 
+/* A dry boot reports the update in the staging area as state (and, when
+ * files >= 0, that many files) and writes nothing at all. */
+static void expect_dry_boot(struct fx *f, int state, long files)
+{
+    struct fsg_report r;
+    char *dump = memport_dump(f->d.usr);
+    fx_reset(f);
+    CHECK_EQ_INT(fsg_boot(&f->d.cfg, FSG_DRY_RUN, &r), 0);
+    CHECK_EQ_INT(r.fota, state);
+    if (files >= 0)
+        CHECK_EQ_INT(r.fota_files, files);
+    CHECK_EQ_INT(memport_mutating_calls(f->d.usr), 0);
+    char *now = memport_dump(f->d.usr);
+    CHECK_EQ_STR(now, dump);
+    free(now);
+    free(dump);
+}
+
+
 static void fx_free(struct fx *f)
 {
     rec_clear(&f->ev);
@@ -833,16 +852,7 @@ static void test_boot_committed(void)
     CHECK(tx == NULL);
 
     /* A dry run says what it would do and writes nothing. */
-    char *dump = memport_dump(f.d.usr);
-    fx_reset(&f);
-    CHECK_EQ_INT(fsg_boot(&f.d.cfg, FSG_DRY_RUN, &r), 0);
-    CHECK_EQ_INT(r.fota, FSG_FOTA_COMMITTED);
-    CHECK_EQ_INT(r.fota_files, 3);
-    CHECK_EQ_INT(memport_mutating_calls(f.d.usr), 0);
-    char *now = memport_dump(f.d.usr);
-    CHECK_EQ_STR(now, dump);
-    free(now);
-    free(dump);
+    expect_dry_boot(&f, FSG_FOTA_COMMITTED, 3);
 
     /* boot rolls it forward. */
     fx_reset(&f);
@@ -933,15 +943,7 @@ static void test_boot_uncommitted(void)
     CHECK_EQ_INT(state, FSG_FOTA_UNCOMMITTED);
     CHECK_EQ_INT(memport_mutating_calls(f.d.usr), 0);
 
-    char *dump = memport_dump(f.d.usr);
-    fx_reset(&f);
-    CHECK_EQ_INT(fsg_boot(&f.d.cfg, FSG_DRY_RUN, &r), 0);
-    CHECK_EQ_INT(r.fota, FSG_FOTA_UNCOMMITTED);
-    CHECK_EQ_INT(memport_mutating_calls(f.d.usr), 0);
-    char *now = memport_dump(f.d.usr);
-    CHECK_EQ_STR(now, dump);
-    free(now);
-    free(dump);
+    expect_dry_boot(&f, FSG_FOTA_UNCOMMITTED, -1);
 
     fx_reset(&f);
     CHECK_EQ_INT(fsg_boot(&f.d.cfg, 0, &r), 0);
@@ -1017,16 +1019,7 @@ static void test_boot_damaged(void)
         struct fsg_fota *tx = NULL;
         CHECK_EQ_INT(fsg_fota_begin(&f.d.cfg, &tx), FSG_ERR_BUSY);
 
-        char *dump = memport_dump(f.d.usr);
-        fx_reset(&f);
-        CHECK_EQ_INT(fsg_boot(&f.d.cfg, FSG_DRY_RUN, &r), 0);
-        CHECK_EQ_INT(r.fota, FSG_FOTA_DAMAGED);
-        CHECK_EQ_INT(r.fota_files, 2);
-        CHECK_EQ_INT(memport_mutating_calls(f.d.usr), 0);
-        char *now = memport_dump(f.d.usr);
-        CHECK_EQ_STR(now, dump);
-        free(now);
-        free(dump);
+        expect_dry_boot(&f, FSG_FOTA_DAMAGED, 2);
 
         fx_reset(&f);
         CHECK_EQ_INT(fsg_boot(&f.d.cfg, 0, &r), 0);

@@ -128,12 +128,14 @@ static void test_hook_fails(void)
     run(&h, 0, &hooked, &t1);
     /* Refused batches are hashed by fsguard itself: the same outcome. */
     same_report(&plain, &hooked);
+    CHECK(t0 != NULL && t1 != NULL && strcmp(t0, t1) == 0);
     CHECK(h.calls >= 3);
     free(t0);
     free(t1);
 }
 
-/* A job's error is the file's: an unreadable file is not a good one. */
+/* Hooks that hash as fsguard does, then alter one job: d05's error, or
+ * d06's CRC-32. */
 static int hook_eio(void *ctx, struct fsg_hash_job *jobs, size_t n)
 {
     (void)hook_run(ctx, jobs, n);
@@ -143,21 +145,48 @@ static int hook_eio(void *ctx, struct fsg_hash_job *jobs, size_t n)
     return 0;
 }
 
-static void test_job_error(void)
+static int hook_poison(void *ctx, struct fsg_hash_job *jobs, size_t n)
+{
+    (void)hook_run(ctx, jobs, n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(jobs[i].path, "d06/f0006.txt") == 0)
+            jobs[i].crc ^= 1;
+    return 0;
+}
+
+/* A dry boot with hook fn: the event of name has problem, and three files
+ * (the two damaged ones and name) would be restored. Returns the event's
+ * crc32 as found. */
+static uint32_t boot_with(int (*fn)(void *, struct fsg_hash_job *, size_t), const char *name,
+                          int problem)
 {
     struct mp_device d;
     struct fsg_report r;
     struct hook h = {0};
+    uint32_t actual = 0;
     device(&d);
     h.port = memport_port(d.usr);
-    d.cfg.hash_files = hook_eio;
+    d.cfg.hash_files = fn;
     d.cfg.hash_ctx = &h;
     CHECK_EQ_INT(mpdev_boot(&d, FSG_DRY_RUN, &r), 0);
-    const struct mp_event *ev = mpdev_event(&d, FSG_EVENT_FILE, "/usr/d05/f0005.txt");
-    CHECK(ev != NULL && ev->problem == FSG_PROBLEM_UNREADABLE);
+    const struct mp_event *ev = mpdev_event(&d, FSG_EVENT_FILE, name);
+    CHECK(ev != NULL && ev->problem == problem);
     CHECK(ev != NULL && ev->status == FSG_STATUS_RESTORED);
+    if (ev != NULL)
+        actual = ev->actual;
     CHECK_EQ_INT(r.restored, 3);
     mpdev_free(&d);
+    return actual;
+}
+
+/* A job's error is the file's: an unreadable file is not a good one. And
+ * the hook's hashes are the ones judged (not hashed again by fsguard): a
+ * clean file whose job says another CRC-32 is taken as damaged. */
+static void test_job_results_used(void)
+{
+    (void)boot_with(hook_eio, "/usr/d05/f0005.txt", FSG_PROBLEM_UNREADABLE);
+    uint32_t got = boot_with(hook_poison, "/usr/d06/f0006.txt", FSG_PROBLEM_MISMATCH);
+    CHECK_EQ_INT(got, mp_crc("file 6\n", 7) ^ 1u);
 }
 
 static void test_job_run(void)
@@ -189,7 +218,7 @@ int main(void)
 {
     test_same_decisions();
     test_hook_fails();
-    test_job_error();
+    test_job_results_used();
     test_job_run();
     return check_done("test_hashjobs");
 }

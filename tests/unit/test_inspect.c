@@ -675,33 +675,11 @@ static void test_faults(void)
 
 /* Every allocation in turn fails: a clean error or a complete report,
  * every block given back. */
-struct talloc {
-    unsigned long calls, fail_at;
-    long live;
-};
-
-static void *t_alloc(void *ctx, void *ptr, size_t size)
-{
-    struct talloc *a = ctx;
-    if (size == 0) {
-        if (ptr != NULL)
-            a->live--;
-        free(ptr);
-        return NULL;
-    }
-    if (++a->calls == a->fail_at)
-        return NULL;
-    void *q = realloc(ptr, size);
-    if (q != NULL && ptr == NULL)
-        a->live++;
-    return q;
-}
-
 static void test_nomem(void)
 {
     struct rec r = {0};
     struct fsg_inspect_report rep;
-    struct talloc a = {0, 0, 0};
+    struct mp_talloc a = {0, 0, 0};
     const int sources[] = {FSG_SOURCE_BAK, FSG_SOURCE_USR};
 
     for (size_t si = 0; si < 2; si++) {
@@ -714,7 +692,7 @@ static void test_nomem(void)
         memset(&cfg, 0, sizeof cfg);
         cfg.usr = memport_port(d.usr);
         cfg.bak = memport_port(d.bak);
-        cfg.alloc = t_alloc;
+        cfg.alloc = mp_talloc_fn;
         cfg.alloc_ctx = &a;
         cfg.on_event = rec_on_event;
         cfg.event_ctx = &r;

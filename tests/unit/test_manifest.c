@@ -904,15 +904,19 @@ static void test_index_find(void)
     mpdev_free(&d);
 }
 
-/* An allocator that refuses any block over 1 MiB. */
+/* An allocator that refuses any block over 1 MiB, counting refusals in
+ * *ctx. */
 static void *small_alloc(void *ctx, void *ptr, size_t size)
 {
-    (void)ctx;
     if (size == 0) {
         free(ptr);
         return NULL;
     }
-    return size > 1024 * 1024 ? NULL : realloc(ptr, size);
+    if (size > 1024 * 1024) {
+        ++*(unsigned *)ctx;
+        return NULL;
+    }
+    return realloc(ptr, size);
 }
 
 /* The entry array is sized from the number of '{' in the text, a hint a
@@ -931,11 +935,14 @@ static void test_presize_is_a_hint(void)
     memset(t + len, '{', braces);
     len += braces;
     len += (size_t)sprintf(t + len, "\",\"crc32\":\"0x2\"}]");
+    unsigned refused = 0;
     mpdev_init(&d);
     d.cfg.alloc = small_alloc;
+    d.cfg.alloc_ctx = &refused;
     CHECK_EQ_INT(fsg_ctx_init(&c, &d.cfg), 0);
     /* 200,002 entries' worth of array is far over 1 MiB: refused, ignored. */
     CHECK_EQ_INT(fsg_manifest_parse(&c, t, len, FSG_SOURCE_USR, &m, &off), 0);
+    CHECK(refused > 0); /* the case under test did happen */
     CHECK_EQ_INT(m.n, 2);
     CHECK(m.n == 2 && m.v[0].valid && m.v[0].sum.crc == 1);
     CHECK(m.n == 2 && !m.v[1].valid && m.v[1].defect == FSG_DEFECT_NAME_LONG);

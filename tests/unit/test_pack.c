@@ -1421,42 +1421,20 @@ static void test_pack_grown_before_hash(void)
 /* Allocation failures: every allocation in turn fails; pack returns
  * FSG_ERR_NOMEM and gives back every block and handle. */
 
-struct talloc {
-    unsigned long calls, fail_at;
-    long live;
-};
-
-static void *t_alloc(void *ctx, void *ptr, size_t size)
-{
-    struct talloc *a = ctx;
-    if (size == 0) {
-        if (ptr != NULL)
-            a->live--;
-        free(ptr);
-        return NULL;
-    }
-    if (++a->calls == a->fail_at)
-        return NULL;
-    void *q = realloc(ptr, size);
-    if (q != NULL && ptr == NULL)
-        a->live++;
-    return q;
-}
-
 static void test_pack_nomem(void)
 {
     struct ports p;
     struct rec r = {0};
     struct fsg_pack o;
     struct fsg_pack_report rep;
-    struct talloc a = {0, 0, 0};
+    struct mp_talloc a = {0, 0, 0};
 
     ports_new(&p);
     small_tree(p.src);
     fault_opts(&o, &p, &r);
     o.buf = NULL; /* the buffer is allocated too */
     o.buf_size = 0;
-    o.alloc = t_alloc;
+    o.alloc = mp_talloc_fn;
     o.alloc_ctx = &a;
     CHECK_EQ_INT(fsg_pack(&o, &rep), 0);
     CHECK_EQ_INT(a.live, 0);
@@ -1468,7 +1446,7 @@ static void test_pack_nomem(void)
         fault_opts(&o, &p, &r);
         o.buf = NULL;
         o.buf_size = 0;
-        o.alloc = t_alloc;
+        o.alloc = mp_talloc_fn;
         o.alloc_ctx = &a;
         a.calls = 0;
         a.fail_at = n;

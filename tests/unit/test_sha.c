@@ -5,9 +5,10 @@
  * unsigned or altered table before writing anything), keys, fsg_pack's
  * hashes and signing, and fsg_inspect's signature report.
  *
- * Every expected hash is computed here with libsodium (or a known vector),
- * never taken from the library; signatures are made and checked with
- * libsodium directly.
+ * Every expected SHA-256 is computed here with libsodium (or a known
+ * vector), never taken from the library; expected CRC-32s come from
+ * fsg_crc32, whose values test_crc and crc_table pin against fixed check
+ * values. Signatures are made and checked with libsodium directly.
  */
 #include "check.h"
 #include "memport.h"
@@ -360,8 +361,6 @@ struct ment {
     char crc[32], sha[80], pcrc[32], psha[80];
 };
 
-/* The entry of name in checksum.json of mp (at path). Returns 1 found, 0
- * no such entry, -1 missing or not a JSON array. */
 /* Fills *arg (struct ment) from the first entry of the name. */
 static int take_ment(void *arg, const cJSON *item)
 {
@@ -383,6 +382,8 @@ static int take_ment(void *arg, const cJSON *item)
     return 1;
 }
 
+/* The entry of name in checksum.json of mp (at path). Returns 1 found, 0
+ * no such entry, -1 missing or not a JSON array. */
 static int ment_get(const struct memport *mp, const char *path, const char *name,
                     struct ment *m)
 {
