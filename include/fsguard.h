@@ -59,7 +59,8 @@ enum fsg_error {
     FSG_ERR_ROFS        = -30,   /* read-only file system */
     FSG_ERR_NAMETOOLONG = -36,   /* file name too long */
     FSG_ERR_LOOP        = -40,   /* a path component is a symbolic link */
-    FSG_ERR_NOTSUP      = -95,   /* operation not supported by the port */
+    FSG_ERR_NOTSUP      = -95,   /* operation not supported by the port (or,
+                                    for signatures, by an FSG_NO_CRYPTO build) */
     FSG_ERR_CORRUPT     = -200,  /* malformed content (JSON, hash, format) */
     FSG_ERR_NOTREG      = -201,  /* not a regular file (symlink, device, ...) */
     FSG_ERR_BADNAME     = -202,  /* not a valid protected-file name */
@@ -147,9 +148,11 @@ enum fsg_defect {
     FSG_DEFECT_HASH_BAD,       /* "crc32" is not a hex value of 32 bits, or
                                   "sha256" not 64 hex digits */
     FSG_DEFECT_DUPLICATE,      /* an earlier entry has the same name */
-    FSG_DEFECT_PENDING_BAD     /* "fsg_pending" or "fsg_pending_sha256" is
+    FSG_DEFECT_PENDING_BAD,    /* "fsg_pending" or "fsg_pending_sha256" is
                                   malformed, or they do not carry the same
                                   kinds of hash as the entry */
+    FSG_DEFECT_HASH_UNSUPPORTED /* a "sha256" hash, and this build has no
+                                  SHA-256 (FSG_NO_CRYPTO): it checks CRC-32 only */
 };
 
 /* A short English description of a defect ("name is not under /usr/"). */

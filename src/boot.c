@@ -6,7 +6,6 @@
  */
 #include "fsg_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 struct boot {
@@ -65,16 +64,13 @@ static FSG_NOINLINE int restore_from(struct boot *b, const char *name,
     }
 
     err = fsg_mkdirs(c, c->usr, path);
-    if (err < 0) {
-        (void)bak->close(bak->ctx, f);
-        *failure = (err == FSG_ERR_LOOP || err == FSG_ERR_NOTDIR) ? FSG_FAILURE_BLOCKED
-                                                                   : FSG_FAILURE_WRITE;
-        return err;
+    if (err == 0) {
+        err = fsg_atomic_begin(&a, c, c->usr, path);
+        if (err < 0)
+            fsg_atomic_abort(&a);
     }
-    err = fsg_atomic_begin(&a, c, c->usr, path);
     if (err < 0) {
         (void)bak->close(bak->ctx, f);
-        fsg_atomic_abort(&a);
         *failure = (err == FSG_ERR_LOOP || err == FSG_ERR_NOTDIR) ? FSG_FAILURE_BLOCKED
                                                                    : FSG_FAILURE_WRITE;
         return err;
@@ -89,11 +85,8 @@ static FSG_NOINLINE int restore_from(struct boot *b, const char *name,
             break;
     }
     int cerr = bak->close(bak->ctx, f);
-    if (err == 0 && n < 0) {
-        err = (int)n;
-        *failure = FSG_FAILURE_BAK_UNREADABLE;
-    } else if (err == 0 && cerr < 0) {
-        err = cerr;
+    if (err == 0 && (n < 0 || cerr < 0)) {
+        err = n < 0 ? (int)n : cerr;
         *failure = FSG_FAILURE_BAK_UNREADABLE;
     } else if (err == 0) {
         fsg_atomic_sum(&a, &got);
@@ -339,8 +332,12 @@ static int load_usr(struct boot *b)
     char *text = NULL;
     size_t len = 0;
     int err = fsg_manifest_read(c, c->usr, &text, &len);
+#ifndef FSG_SMALL
     bool same = err == 0 && b->bak_text != NULL && len == b->bak_len &&
                 memcmp(text, b->bak_text, len) == 0;
+#else
+    bool same = false;
+#endif
     fsg_free(c, b->bak_text);
     b->bak_text = NULL;
     memset(&b->usr, 0, sizeof b->usr);
@@ -375,8 +372,10 @@ static void check_all(struct boot *b, size_t before)
     struct fsg_ctx *c = &b->c;
     struct fsg_hash_job *jobs = NULL;
 
+#ifndef FSG_SMALL /* which leaves out batch hashing: one core, hashed here */
     if (c->cfg->hash_files != NULL)
         jobs = fsg_alloc(c, HASH_BATCH * sizeof *jobs);
+#endif
     for (size_t i = 0; i < b->usr.n;) {
         size_t n = 0, end = i + 1;
         if (jobs != NULL) {
@@ -406,8 +405,15 @@ static void check_all(struct boot *b, size_t before)
 static int load_bak(struct boot *b)
 {
     uint64_t off = 0;
+    /* The table's text is kept to spot a user table of the same bytes,
+     * copied then instead of parsed; FSG_SMALL leaves that speed-up out. */
+#ifndef FSG_SMALL
+    char **keep = &b->bak_text;
+#else
+    char **keep = NULL;
+#endif
     int err = fsg_bak_load(&b->c, &b->bak, &off, &b->r->signature, &b->r->signature_error,
-                           &b->bak_text, &b->bak_len);
+                           keep, &b->bak_len);
     if (err < 0 && err != FSG_ERR_SIGNATURE) {
         b->r->bak_manifest_error = err;
         b->r->bak_manifest_offset = off;
@@ -464,9 +470,11 @@ static int boot_run(struct boot *b)
     }
     /* An update under way is settled first, whatever the switch says: the
      * files must be all old or all new before anything reads them. */
+#ifndef FSG_NO_FOTA
     err = fsg_fota_recover(c, dry(b), &r->fota, &r->fota_files);
     if (err < 0)
         return err;
+#endif
     r->feature = fsg_switch_read(c, &r->feature_error);
     if (r->feature != FSG_FEATURE_ENABLED)
         return 0;

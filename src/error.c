@@ -21,7 +21,7 @@ const char *fsg_strerror(int err)
     case FSG_ERR_ROFS: return "read-only file system";
     case FSG_ERR_NAMETOOLONG: return "file name too long";
     case FSG_ERR_LOOP: return "a path component is a symbolic link";
-    case FSG_ERR_NOTSUP: return "operation not supported by the storage port";
+    case FSG_ERR_NOTSUP: return "operation not supported by the storage port or by this build";
     case FSG_ERR_CORRUPT: return "malformed content";
     case FSG_ERR_NOTREG: return "not a regular file";
     case FSG_ERR_BADNAME: return "not a valid protected-file name";
@@ -54,6 +54,8 @@ const char *fsg_defect_str(int defect)
     case FSG_DEFECT_PENDING_BAD:
         return "\"fsg_pending\" or \"fsg_pending_sha256\" is malformed or does not match the "
                "entry's kinds of hash";
+    case FSG_DEFECT_HASH_UNSUPPORTED:
+        return "entry has a \"sha256\", and this build of fsguard checks CRC-32 only";
     default: return "unknown defect";
     }
 }

@@ -5,9 +5,13 @@
  */
 #include "fsg_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
+#ifndef FSG_NO_MALLOC
+#include <stdlib.h>
+
+/* cfg.alloc NULL: the C library's heap. A build with FSG_NO_MALLOC has no
+ * such default and refuses a configuration without cfg.alloc. */
 static void *default_alloc(void *ctx, void *ptr, size_t size)
 {
     (void)ctx;
@@ -17,11 +21,17 @@ static void *default_alloc(void *ctx, void *ptr, size_t size)
     }
     return realloc(ptr, size);
 }
+#define DEFAULT_ALLOC default_alloc
+#define ALLOC_REQUIRED 0
+#else
+#define DEFAULT_ALLOC NULL
+#define ALLOC_REQUIRED 1
+#endif
 
 void *fsg_realloc(struct fsg_ctx *c, void *ptr, size_t size)
 {
     const struct fsg_config *cfg = c->cfg;
-    fsg_alloc_fn fn = cfg->alloc != NULL ? cfg->alloc : default_alloc;
+    fsg_alloc_fn fn = cfg->alloc != NULL ? cfg->alloc : DEFAULT_ALLOC;
     return fn(cfg->alloc_ctx, ptr, size);
 }
 
@@ -65,7 +75,8 @@ int fsg_ctx_init(struct fsg_ctx *c, const struct fsg_config *cfg)
 int fsg_ctx_open(struct fsg_ctx *c, const struct fsg_config *cfg, unsigned need)
 {
     memset(c, 0, sizeof *c);
-    if (cfg == NULL || ((need & FSG_NEED_USR) && !port_ok(cfg->usr)) ||
+    if (cfg == NULL || (ALLOC_REQUIRED && cfg->alloc == NULL) ||
+        ((need & FSG_NEED_USR) && !port_ok(cfg->usr)) ||
         ((need & FSG_NEED_BAK) && !port_ok(cfg->bak)))
         return FSG_ERR_INVAL;
     c->cfg = cfg;
@@ -110,16 +121,47 @@ int fsg_port_remove(const struct fsg_port *p, const char *path)
     return p->remove != NULL ? p->remove(p->ctx, path) : FSG_ERR_NOTSUP;
 }
 
+static void swap_items(char *a, char *b, size_t size)
+{
+    while (size-- > 0) {
+        char t = *a;
+        *a++ = *b;
+        *b++ = t;
+    }
+}
+
+/* Moves item root of the heap b[0..n) down to its place. */
+static void sift_down(char *b, size_t root, size_t n, size_t size,
+                      int (*cmp)(const void *, const void *))
+{
+    for (size_t child; (child = 2 * root + 1) < n; root = child) {
+        if (child + 1 < n && cmp(b + child * size, b + (child + 1) * size) < 0)
+            child++;
+        if (cmp(b + root * size, b + child * size) >= 0)
+            return;
+        swap_items(b + root * size, b + child * size, size);
+    }
+}
+
+/* Heapsort, not the C library's qsort: it allocates nothing (glibc's qsort
+ * may call malloc) and runs in bounded time and stack. Every comparator
+ * given is a total order, so stability is not needed. */
 void fsg_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
     /* Tables are usually written in order (pack and fsguard keep them so):
      * one pass tells, and spares the sort. */
-    const char *b = base;
+    char *b = base;
     size_t i = 1;
     while (i < n && cmp(b + (i - 1) * size, b + i * size) <= 0)
         i++;
-    if (i < n)
-        qsort(base, n, size, cmp);
+    if (i >= n)
+        return;
+    for (i = n / 2; i-- > 0;)
+        sift_down(b, i, n, size, cmp);
+    for (i = n; --i > 0;) {
+        swap_items(b, b + i * size, size);
+        sift_down(b, 0, i, size, cmp);
+    }
 }
 
 int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
@@ -230,23 +272,31 @@ static int sync_prefix(const struct fsg_port *p, char *buf, size_t len)
     return err;
 }
 
-int fsg_sync_parent(struct fsg_ctx *c, const struct fsg_port *p, const char *path)
+/* The directory part of path (dlen bytes) in a string of its own, from the
+ * allocator: path buffers do not live on the stack, a device's is small. */
+static FSG_NOINLINE int dir_of(struct fsg_ctx *c, const char *path, size_t dlen, char **out)
 {
-    size_t dlen = fsg_dir_len(path);
-
-    if (p->syncdir == NULL)
-        return 0;
     if (dlen >= FSG_PATH_BUF)
         return FSG_ERR_NAMETOOLONG;
-    if (dlen == 0)
-        return p->syncdir(p->ctx, "");
-    /* Path buffers live in the allocator, not on the stack: a device's
-     * stack is small. */
-    char *dir = fsg_alloc(c, dlen + 1);
+    char *dir = *out = fsg_alloc(c, dlen + 1);
     if (dir == NULL)
         return FSG_ERR_NOMEM;
     memcpy(dir, path, dlen);
-    int err = sync_prefix(p, dir, dlen);
+    dir[dlen] = '\0';
+    return 0;
+}
+
+int fsg_sync_parent(struct fsg_ctx *c, const struct fsg_port *p, const char *path)
+{
+    size_t dlen = fsg_dir_len(path);
+    char *dir;
+
+    if (p->syncdir == NULL)
+        return 0;
+    int err = dir_of(c, path, dlen, &dir);
+    if (err < 0)
+        return err;
+    err = p->syncdir(p->ctx, dir);
     fsg_free(c, dir);
     return err;
 }
@@ -254,20 +304,16 @@ int fsg_sync_parent(struct fsg_ctx *c, const struct fsg_port *p, const char *pat
 int fsg_mkdirs(struct fsg_ctx *c, const struct fsg_port *p, const char *path)
 {
     size_t dlen = fsg_dir_len(path);
+    char *dir;
 
     if (dlen == 0)
         return 0;
-    if (dlen >= FSG_PATH_BUF)
-        return FSG_ERR_NAMETOOLONG;
-    char *dir = fsg_alloc(c, dlen + 1);
-    if (dir == NULL)
-        return FSG_ERR_NOMEM;
-    memcpy(dir, path, dlen);
-    dir[dlen] = '\0';
+    int err = dir_of(c, path, dlen, &dir);
+    if (err < 0)
+        return err;
 
     /* Walk down from the root: each existing component must be a real
      * directory (stat never follows links), each missing one is created. */
-    int err = 0;
     for (size_t i = 0; i <= dlen && err == 0; i++) {
         if (dir[i] != '/' && dir[i] != '\0')
             continue;

@@ -7,7 +7,6 @@
 #include "fsg_internal.h"
 
 #include <cjson/cJSON.h>
-#include <stdlib.h>
 #include <string.h>
 
 void fsg_manifest_free(struct fsg_ctx *c, struct fsg_manifest *m)
@@ -161,6 +160,11 @@ static int take_sum(const cJSON *crc, const cJSON *sha, struct fsg_sum *out, int
         out->kinds |= FSG_HASH_CRC32;
     }
     if (sha != NULL) {
+#ifdef FSG_NO_CRYPTO
+        /* A hash this build cannot compute is never taken as checked. */
+        (void)bad_value;
+        return FSG_DEFECT_HASH_UNSUPPORTED;
+#endif
         if (fsg_sha256_parse(sha->valuestring, out->sha) < 0)
             return bad_value;
         out->kinds |= FSG_HASH_SHA256;
@@ -492,6 +496,23 @@ int fsg_bak_load(struct fsg_ctx *c, struct fsg_manifest *m, uint64_t *offset, in
     return err;
 }
 
+/* Copies into the new last entry of m the strings and hashes of s. On
+ * failure m keeps the entry, for fsg_manifest_free to release. */
+static int copy_entry(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_entry *s)
+{
+    struct fsg_entry *e;
+    int err = push(c, m, &e);
+    if (err < 0)
+        return err;
+    e->sum = s->sum;
+    if ((s->name != NULL && (e->name = fsg_strdup(c, s->name)) == NULL) ||
+        (s->raw != NULL && (e->raw = fsg_strdup(c, s->raw)) == NULL) ||
+        (s->extra != NULL && (e->extra = fsg_strdup(c, s->extra)) == NULL) ||
+        (s->pend != NULL && fsg_entry_set_pending(c, e, s->pend) < 0))
+        return FSG_ERR_NOMEM;
+    return 0;
+}
+
 int fsg_manifest_clone(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_manifest *src,
                        int source)
 {
@@ -499,21 +520,13 @@ int fsg_manifest_clone(struct fsg_ctx *c, struct fsg_manifest *m, const struct f
     int err = fsg_manifest_reserve(c, m, src->n);
     for (size_t i = 0; i < src->n && err == 0; i++) {
         const struct fsg_entry *s = &src->v[i];
-        struct fsg_entry *e = &m->v[m->n++];
-        memset(e, 0, sizeof *e);
-        e->sum = s->sum;
-        e->valid = s->valid;
-        e->defect = s->defect;
-        /* A later duplicate was refused by src's index, not by the parse. */
-        if (!s->valid && s->raw == NULL && s->defect == FSG_DEFECT_DUPLICATE) {
-            e->valid = true;
-            e->defect = FSG_DEFECT_NONE;
+        err = copy_entry(c, m, s);
+        if (m->n > i) {
+            struct fsg_entry *e = &m->v[i];
+            /* A later duplicate was refused by src's index, not by the parse. */
+            e->valid = s->valid || (s->raw == NULL && s->defect == FSG_DEFECT_DUPLICATE);
+            e->defect = e->valid ? FSG_DEFECT_NONE : s->defect;
         }
-        if ((s->name != NULL && (e->name = fsg_strdup(c, s->name)) == NULL) ||
-            (s->raw != NULL && (e->raw = fsg_strdup(c, s->raw)) == NULL) ||
-            (s->extra != NULL && (e->extra = fsg_strdup(c, s->extra)) == NULL) ||
-            (s->pend != NULL && fsg_entry_set_pending(c, e, s->pend) < 0))
-            err = FSG_ERR_NOMEM;
     }
     if (err < 0) {
         fsg_manifest_free(c, m);
@@ -608,22 +621,17 @@ int fsg_manifest_seed(struct fsg_ctx *c, struct fsg_manifest *m, const struct fs
 
 int fsg_manifest_append(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_entry *src)
 {
-    struct fsg_entry *e;
-    int err = push(c, m, &e);
-    if (err < 0)
-        return err;
-    e->valid = true;
-    e->sum = src->sum;
-    e->name = fsg_strdup(c, src->name);
-    if (src->extra != NULL)
-        e->extra = fsg_strdup(c, src->extra);
-    if (e->name == NULL || (src->extra != NULL && e->extra == NULL)) {
+    struct fsg_entry s = {.name = src->name, .extra = src->extra, .sum = src->sum};
+    size_t n = m->n;
+    int err = copy_entry(c, m, &s);
+    if (err < 0 && m->n > n) {
+        struct fsg_entry *e = &m->v[--m->n];
         fsg_free(c, e->name);
         fsg_free(c, e->extra);
-        m->n--;
-        return FSG_ERR_NOMEM;
     }
-    return 0;
+    if (err == 0)
+        m->v[m->n - 1].valid = true;
+    return err;
 }
 
 /* Output is buffered through the I/O buffer into the atomic file, or only

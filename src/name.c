@@ -59,10 +59,7 @@ int fsg_name_check(const char *name)
             /* The last component: the file's own name. */
             if (seg == name + FSG_USR_PREFIX_LEN && strcmp(seg, FSG_MANIFEST_NAME) == 0)
                 return FSG_DEFECT_NAME_RESERVED;
-            char base[FSG_SEGMENT_MAX + 1];
-            memcpy(base, seg, n);
-            base[n] = '\0';
-            if (fsg_is_tmp_name(base))
+            if (fsg_is_tmp_name(seg))
                 return FSG_DEFECT_NAME_RESERVED;
             return FSG_DEFECT_NONE;
         }

@@ -952,8 +952,43 @@ static void test_presize_is_a_hint(void)
     free(t);
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* fsg_sort (a heapsort: no allocation) sorts whatever it is given: every
+ * length up to 70, in-order, reversed, all-equal and pseudo-random input,
+ * with the multiset of items unchanged. */
+static void test_sort(void)
+{
+    unsigned seed = 12345;
+    for (int n = 0; n <= 70; n++) {
+        for (int shape = 0; shape < 4; shape++) {
+            int v[70], count[8] = {0}, after[8] = {0};
+            for (int i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                v[i] = shape == 0 ? i % 8 : shape == 1 ? 7 - i % 8 : shape == 2 ? 3
+                                                                   : (int)(seed >> 16) % 8;
+                count[v[i]]++;
+            }
+            fsg_sort(v, (size_t)n, sizeof v[0], cmp_int);
+            int sorted = 1;
+            for (int i = 0; i < n; i++) {
+                after[v[i]]++;
+                if (i > 0 && v[i - 1] > v[i])
+                    sorted = 0;
+            }
+            CHECK(sorted);
+            CHECK(memcmp(count, after, sizeof count) == 0);
+        }
+    }
+}
+
 int main(void)
 {
+    test_sort();
     test_presize_is_a_hint();
     test_quecpython_input();
     test_unknown_keys_kept();
