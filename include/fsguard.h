@@ -380,7 +380,9 @@ struct fsg_config {
     void *buf;
     size_t buf_size;
 
-    /* Allocator for manifests; NULL uses the C library's. */
+    /* Allocator for everything the core allocates (tables, path buffers);
+     * NULL uses the C library's. Required in a core built with
+     * FSG_NO_MALLOC (calls fail with FSG_ERR_INVAL without it). */
     fsg_alloc_fn alloc;
     void *alloc_ctx;
 
@@ -396,7 +398,8 @@ struct fsg_config {
      * negative error, after which fsguard hashes them itself, one by one).
      * Boot and verify hand it the protected files in batches; everything
      * else stays in the calling thread. NULL: one by one. fsguard_posix.h
-     * has one (fsg_posix_hash_files). */
+     * has one (fsg_posix_hash_files). Ignored by a core built with
+     * FSG_SMALL. */
     int (*hash_files)(void *ctx, struct fsg_hash_job *jobs, size_t n);
     void *hash_ctx;
 
@@ -404,7 +407,9 @@ struct fsg_config {
      * must be signed with, or NULL to trust the backup partition as it is.
      * With a key, the backup table is used only if /bak/checksum.json.sig
      * holds its valid signature by that key, and a backup copy is restored
-     * only if its entry carries a "sha256" (a CRC-32 can be forged). */
+     * only if its entry carries a "sha256" (a CRC-32 can be forged). A
+     * core built with FSG_NO_CRYPTO cannot check one: a key makes fsg_boot
+     * fail with FSG_ERR_SIGNATURE (signature_error FSG_ERR_NOTSUP). */
     const unsigned char *pubkey;
 };
 
@@ -564,6 +569,7 @@ void fsg_put_abort(struct fsg_put *put);
 
 /* ------------------------------------------------------------------------ */
 /* Over-the-air updates: any number of files, all or nothing.               */
+/* (Not in a core built with FSG_NO_FOTA: these functions do not exist.)     */
 
 /* What an update found in the staging area (/usr/.fsg-fota) amounts to. */
 enum fsg_fota_state {

@@ -6,11 +6,13 @@ set -euo pipefail
 packages=(cmake make gcc libc6-dev pkg-config libcjson-dev libdeflate-dev libsodium-dev python3
           clang libclang-rt-14-dev openssl xxd)
 # `deps.sh bench`: also the peers the benchmark measures, and gnuplot;
-# `deps.sh size`: the ARM cross compiler `make size` builds the core with.
+# `deps.sh size` (make size, and so make test): the ARM cross compiler the
+# core is built with, and newlib's headers (libnewlib-dev: string.h; the
+# 45 MB of newlib's libraries are not needed, nothing is linked).
 if [ "${1:-}" = bench ]; then
   packages+=(rhash rsync gnuplot-nox)
 elif [ "${1:-}" = size ]; then
-  packages+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
+  packages+=(gcc-arm-none-eabi libnewlib-dev)
 fi
 
 missing=()

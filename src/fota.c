@@ -19,6 +19,11 @@
  */
 #include "fsg_internal.h"
 
+#ifdef FSG_NO_FOTA
+/* Left out: none of the fsg_fota_* functions exist, so that a firmware
+ * cannot stage an update that its boot would never finish. */
+typedef int fsg_fota_omitted;
+#else
 #include <cjson/cJSON.h>
 #include <string.h>
 
@@ -716,3 +721,4 @@ int fsg_fota_status(const struct fsg_config *cfg, int *state, unsigned long *fil
     fsg_ctx_fini(&c);
     return err;
 }
+#endif /* FSG_NO_FOTA */
