@@ -8,6 +8,15 @@
 
 #include <string.h>
 
+/* The speed-ups for big tables on hosts: batch hashing through
+ * cfg.hash_files, and a user table byte-identical to the backup's copied
+ * instead of parsed. FSG_SMALL leaves them out. */
+#ifdef FSG_SMALL
+#define SPEEDUPS 0
+#else
+#define SPEEDUPS 1
+#endif
+
 struct boot {
     struct fsg_ctx c;
     struct fsg_report *r;
@@ -332,12 +341,8 @@ static int load_usr(struct boot *b)
     char *text = NULL;
     size_t len = 0;
     int err = fsg_manifest_read(c, c->usr, &text, &len);
-#ifndef FSG_SMALL
-    bool same = err == 0 && b->bak_text != NULL && len == b->bak_len &&
+    bool same = SPEEDUPS && err == 0 && b->bak_text != NULL && len == b->bak_len &&
                 memcmp(text, b->bak_text, len) == 0;
-#else
-    bool same = false;
-#endif
     fsg_free(c, b->bak_text);
     b->bak_text = NULL;
     memset(&b->usr, 0, sizeof b->usr);
@@ -372,10 +377,8 @@ static void check_all(struct boot *b, size_t before)
     struct fsg_ctx *c = &b->c;
     struct fsg_hash_job *jobs = NULL;
 
-#ifndef FSG_SMALL /* which leaves out batch hashing: one core, hashed here */
-    if (c->cfg->hash_files != NULL)
+    if (SPEEDUPS && c->cfg->hash_files != NULL)
         jobs = fsg_alloc(c, HASH_BATCH * sizeof *jobs);
-#endif
     for (size_t i = 0; i < b->usr.n;) {
         size_t n = 0, end = i + 1;
         if (jobs != NULL) {
@@ -405,15 +408,9 @@ static void check_all(struct boot *b, size_t before)
 static int load_bak(struct boot *b)
 {
     uint64_t off = 0;
-    /* The table's text is kept to spot a user table of the same bytes,
-     * copied then instead of parsed; FSG_SMALL leaves that speed-up out. */
-#ifndef FSG_SMALL
-    char **keep = &b->bak_text;
-#else
-    char **keep = NULL;
-#endif
+    /* The table's text is kept to spot a user table of the same bytes. */
     int err = fsg_bak_load(&b->c, &b->bak, &off, &b->r->signature, &b->r->signature_error,
-                           keep, &b->bak_len);
+                           SPEEDUPS ? &b->bak_text : NULL, &b->bak_len);
     if (err < 0 && err != FSG_ERR_SIGNATURE) {
         b->r->bak_manifest_error = err;
         b->r->bak_manifest_offset = off;

@@ -28,20 +28,28 @@ static crypto_hash_sha256_state *sha_state(struct fsg_hasher *h)
 {
     return (crypto_hash_sha256_state *)(void *)h->sha;
 }
+#define HASHER_KINDS (FSG_HASH_CRC32 | FSG_HASH_SHA256)
+#else
+#define HASHER_KINDS FSG_HASH_CRC32
+#endif
 
 void fsg_hasher_init(struct fsg_hasher *h, unsigned kinds)
 {
     h->crc = FSG_CRC_INIT;
-    h->kinds = FSG_HASH_CRC32 | (kinds & FSG_HASH_SHA256);
+    h->kinds = FSG_HASH_CRC32 | (kinds & HASHER_KINDS);
+#ifndef FSG_NO_CRYPTO
     if (h->kinds & FSG_HASH_SHA256)
         (void)crypto_hash_sha256_init(sha_state(h));
+#endif
 }
 
 void fsg_hasher_update(struct fsg_hasher *h, const void *data, size_t len)
 {
     h->crc = fsg_crc32(h->crc, data, len);
+#ifndef FSG_NO_CRYPTO
     if (h->kinds & FSG_HASH_SHA256)
         (void)crypto_hash_sha256_update(sha_state(h), data, len);
+#endif
 }
 
 void fsg_hasher_final(struct fsg_hasher *h, struct fsg_sum *out)
@@ -49,29 +57,11 @@ void fsg_hasher_final(struct fsg_hasher *h, struct fsg_sum *out)
     memset(out, 0, sizeof *out);
     out->crc = h->crc;
     out->kinds = (unsigned char)h->kinds;
+#ifndef FSG_NO_CRYPTO
     if (h->kinds & FSG_HASH_SHA256)
         (void)crypto_hash_sha256_final(sha_state(h), out->sha);
-}
-#else
-void fsg_hasher_init(struct fsg_hasher *h, unsigned kinds)
-{
-    (void)kinds;
-    h->crc = FSG_CRC_INIT;
-    h->kinds = FSG_HASH_CRC32;
-}
-
-void fsg_hasher_update(struct fsg_hasher *h, const void *data, size_t len)
-{
-    h->crc = fsg_crc32(h->crc, data, len);
-}
-
-void fsg_hasher_final(struct fsg_hasher *h, struct fsg_sum *out)
-{
-    memset(out, 0, sizeof *out);
-    out->crc = h->crc;
-    out->kinds = FSG_HASH_CRC32;
-}
 #endif
+}
 
 bool fsg_sum_match(const struct fsg_sum *want, const struct fsg_sum *got)
 {

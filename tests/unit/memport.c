@@ -1034,6 +1034,15 @@ int memport_protocol_ok(const struct memport *mp)
 /* ------------------------------------------------------------------------ */
 /* Device fixture.                                                          */
 
+void mp_fill(void *p, size_t n, uint32_t seed)
+{
+    unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        b[i] = (unsigned char)(seed >> 16);
+    }
+}
+
 uint32_t mp_crc(const void *data, size_t len)
 {
     return fsg_crc32(FSG_CRC_INIT, data, len);
@@ -1115,16 +1124,21 @@ static void man_append(struct mp_device *d, const char *s)
     d->manlen += n;
 }
 
+void mpdev_place(struct mp_device *d, const char *name, const void *data, size_t len)
+{
+    if (memport_put(d->bak, name + 1, data, len) < 0 ||
+        memport_put(d->usr, name + 5, data, len) < 0) {
+        fprintf(stderr, "mpdev_place: cannot place %s\n", name);
+        abort();
+    }
+}
+
 void mpdev_add(struct mp_device *d, const char *name, const void *data, size_t len)
 {
     char hash[FSG_HASH_STRLEN];
     char *line = xmalloc(strlen(name) + 64);
 
-    if (memport_put(d->bak, name + 1, data, len) < 0 ||
-        memport_put(d->usr, name + 5, data, len) < 0) {
-        fprintf(stderr, "mpdev_add: cannot place %s\n", name);
-        abort();
-    }
+    mpdev_place(d, name, data, len);
     /* MicroPython's ujson.dumps style, as QPYcom writes it. */
     sprintf(line, "%s{\"name\": \"%s\", \"crc32\": \"%s\"}", d->manlen > 0 ? ", " : "", name,
             mp_hash_str(data, len, hash));
@@ -1200,6 +1214,8 @@ void *mp_talloc_fn(void *ctx, void *ptr, size_t size)
         free(ptr);
         return NULL;
     }
+    if (size > a->largest)
+        a->largest = size;
     if (++a->calls == a->fail_at)
         return NULL;
     void *q = realloc(ptr, size);

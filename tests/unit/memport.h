@@ -160,8 +160,11 @@ struct mp_device {
 /* A device with backup_restore.json {"enable": 1} and no files. */
 void mpdev_init(struct mp_device *d);
 void mpdev_free(struct mp_device *d);
-/* Adds a protected file: its factory copy in the backup, the same content in
- * the user partition, and an entry in the manifest being built. */
+/* Places a protected file's factory copy in the backup and the same content
+ * in the user partition (name as on the device, "/usr/..."); aborts if it
+ * cannot. */
+void mpdev_place(struct mp_device *d, const char *name, const void *data, size_t len);
+/* mpdev_place, and an entry in the manifest being built. */
 void mpdev_add(struct mp_device *d, const char *name, const void *data, size_t len);
 void mpdev_add_str(struct mp_device *d, const char *name, const char *text);
 /* Writes the manifest built so far as checksum.json of both partitions. */
@@ -183,10 +186,12 @@ size_t mpdev_count(const struct mp_device *d, int kind);
 int mpdev_usr_crc(const struct mp_device *d, const char *name, uint32_t *crc);
 
 /* An allocator (fsg_alloc_fn, ctx a struct mp_talloc) whose fail_at-th
- * allocation fails (0: none), counting calls and the blocks still live. */
+ * allocation fails (0: none), counting calls, the blocks still live and the
+ * largest size asked for. */
 struct mp_talloc {
     unsigned long calls, fail_at;
     long live;
+    size_t largest;
 };
 void *mp_talloc_fn(void *ctx, void *ptr, size_t size);
 
@@ -209,6 +214,9 @@ void rec_clear(struct rec *r);
 size_t rec_count(const struct rec *r, int kind);
 /* The first event of kind with this name, or NULL. */
 const struct fsg_event *rec_find(const struct rec *r, int kind, const char *name);
+
+/* n deterministic pseudo-random bytes from seed. */
+void mp_fill(void *p, size_t n, uint32_t seed);
 
 /* The hash of len bytes, and as QuecPython writes it. */
 uint32_t mp_crc(const void *data, size_t len);

@@ -51,33 +51,6 @@ static const char *ref_hex(uint32_t crc, char out[FSG_HASH_STRLEN])
 #define SHA_HELLO "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
 
 /* ------------------------------------------------------------------------ */
-/* A counting allocator (cfg.alloc).                                        */
-
-struct talloc {
-    unsigned long calls;  /* allocations and reallocations */
-    long live;            /* blocks not freed yet */
-    size_t largest;       /* largest size asked for */
-};
-
-static void *talloc_fn(void *ctx, void *ptr, size_t size)
-{
-    struct talloc *a = ctx;
-    if (size == 0) {
-        if (ptr != NULL)
-            a->live--;
-        free(ptr);
-        return NULL;
-    }
-    a->calls++;
-    if (size > a->largest)
-        a->largest = size;
-    void *q = realloc(ptr, size);
-    if (q != NULL && ptr == NULL)
-        a->live++;
-    return q;
-}
-
-/* ------------------------------------------------------------------------ */
 /* The device.                                                              */
 
 #define BIG_LEN 10000u   /* many times FSG_BUF_MIN, and over the 4096 default */
@@ -85,11 +58,7 @@ static unsigned char big[BIG_LEN];
 
 static void init_big(void)
 {
-    uint32_t s = 12345;
-    for (size_t i = 0; i < BIG_LEN; i++) {
-        s = s * 1103515245u + 12345u;
-        big[i] = (unsigned char)(s >> 16);
-    }
+    mp_fill(big, BIG_LEN, 12345);
 }
 
 static const char A_TXT[] = "print('a')\n";
@@ -97,14 +66,14 @@ static const char B_TXT[] = "import a\n";
 
 struct dev {
     struct mp_device d;
-    struct talloc al;
+    struct mp_talloc al;
 };
 
 static void dev_init(struct dev *t)
 {
     memset(t, 0, sizeof *t);
     mpdev_init(&t->d);
-    t->d.cfg.alloc = talloc_fn;
+    t->d.cfg.alloc = mp_talloc_fn;
     t->d.cfg.alloc_ctx = &t->al;
 }
 
@@ -112,16 +81,6 @@ static void dev_free(struct dev *t)
 {
     CHECK_EQ_INT(t->al.live, 0);
     mpdev_free(&t->d);
-}
-
-/* Places a file: factory copy in the backup, the same in the user partition. */
-static void place(struct dev *t, const char *name, const void *data, size_t len)
-{
-    if (memport_put(t->d.bak, name + 1, data, len) < 0 ||
-        memport_put(t->d.usr, name + 5, data, len) < 0) {
-        fprintf(stderr, "cannot place %s\n", name);
-        abort();
-    }
 }
 
 /* One manifest entry in ujson.dumps style, with a crc32 from ref_crc. */
@@ -156,10 +115,10 @@ static void std_device(struct dev *t)
 {
     char text[1024];
     dev_init(t);
-    place(t, "/usr/a.py", A_TXT, strlen(A_TXT));
-    place(t, "/usr/lib/b.py", B_TXT, strlen(B_TXT));
-    place(t, "/usr/empty.txt", "", 0);
-    place(t, "/usr/big.bin", big, BIG_LEN);
+    mpdev_place(&t->d, "/usr/a.py", A_TXT, strlen(A_TXT));
+    mpdev_place(&t->d, "/usr/lib/b.py", B_TXT, strlen(B_TXT));
+    mpdev_place(&t->d, "/usr/empty.txt", "", 0);
+    mpdev_place(&t->d, "/usr/big.bin", big, BIG_LEN);
     std_table(text, sizeof text);
     put_tables(t, text, 1);
 }
@@ -727,7 +686,7 @@ static void test_no_alloc(void)
     hygiene(&t, 0);
 
     /* The same device with an allocator: there was work to do. */
-    t.d.cfg.alloc = talloc_fn;
+    t.d.cfg.alloc = mp_talloc_fn;
     CHECK_EQ_INT(boot(&t, 0, &r), 0);
     CHECK_EQ_INT(r.restored, 1);
     CHECK_EQ_INT(r.manifest, FSG_MANIFEST_CREATED);
@@ -748,10 +707,10 @@ static void sha_device(struct dev *t, char *text, size_t size)
 {
     char ea[128], ec[256], eg[128], h[FSG_HASH_STRLEN];
     dev_init(t);
-    place(t, "/usr/a.py", A_TXT, strlen(A_TXT));
-    place(t, "/usr/lib/b.py", "abc", 3);
-    place(t, "/usr/lib/c.json", C_TXT, strlen(C_TXT));
-    place(t, "/usr/big.bin", big, BIG_LEN);
+    mpdev_place(&t->d, "/usr/a.py", A_TXT, strlen(A_TXT));
+    mpdev_place(&t->d, "/usr/lib/b.py", "abc", 3);
+    mpdev_place(&t->d, "/usr/lib/c.json", C_TXT, strlen(C_TXT));
+    mpdev_place(&t->d, "/usr/big.bin", big, BIG_LEN);
     crc_entry(ea, sizeof ea, "/usr/a.py", A_TXT, strlen(A_TXT));
     snprintf(ec, sizeof ec, "{\"name\": \"/usr/lib/c.json\", \"crc32\": \"%s\", \"sha256\": \"%s\"}",
              ref_hex(ref_crc_str(C_TXT), h), SHA_HELLO);

@@ -22,11 +22,7 @@ static char big[BIG_LEN];
 
 static void init_big(void)
 {
-    uint32_t s = 7;
-    for (size_t i = 0; i < BIG_LEN; i++) {
-        s = s * 1103515245u + 12345u;
-        big[i] = (char)(s >> 16);
-    }
+    mp_fill(big, BIG_LEN, 7);
 }
 
 /* Five protected files, all intact, the two manifests identical. */

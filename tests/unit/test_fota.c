@@ -79,14 +79,6 @@ static void fx_free(struct fx *f)
     mpdev_free(&f->d);
 }
 
-/* Deterministic pseudo-random bytes. */
-static void fill(unsigned char *p, size_t n, uint32_t seed)
-{
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 1103515245u + 12345u;
-        p[i] = (unsigned char)(seed >> 16);
-    }
-}
 
 #define BIG_OLD_LEN 100000u
 #define BIG_NEW_LEN 200003u
@@ -711,7 +703,7 @@ static void test_nospace(void)
     struct fsg_fota_report rep;
     static unsigned char data[20000];
 
-    fill(data, sizeof data, 99);
+    mp_fill(data, sizeof data, 99);
     fx_init(&f);
     char *before = dump_outside(f.d.usr);
     char *table = xstrdup(memport_get(f.d.usr, "checksum.json", NULL));
@@ -1417,8 +1409,8 @@ static void test_needs_list(void)
 int main(void)
 {
     test_needs_list();
-    fill(big_old, sizeof big_old, 1);
-    fill(big_new, sizeof big_new, 2);
+    mp_fill(big_old, sizeof big_old, 1);
+    mp_fill(big_new, sizeof big_new, 2);
     test_multi_file();
     test_small_cases();
     test_abort();

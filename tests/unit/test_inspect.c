@@ -49,11 +49,7 @@ static struct tfile files[] = {
 static void files_init(void)
 {
     big = malloc(BIG_LEN);
-    uint32_t x = 12345;
-    for (size_t i = 0; i < BIG_LEN; i++) {
-        x = x * 1103515245u + 12345u;
-        big[i] = (unsigned char)(x >> 16);
-    }
+    mp_fill(big, BIG_LEN, 12345);
     for (size_t i = 0; i < NFILES; i++)
         if (strcmp(files[i].path, "big.bin") == 0)
             files[i].data = big;
@@ -679,7 +675,7 @@ static void test_nomem(void)
 {
     struct rec r = {0};
     struct fsg_inspect_report rep;
-    struct mp_talloc a = {0, 0, 0};
+    struct mp_talloc a = {0};
     const int sources[] = {FSG_SOURCE_BAK, FSG_SOURCE_USR};
 
     for (size_t si = 0; si < 2; si++) {

@@ -37,11 +37,7 @@ struct tfile {
 static unsigned char *pattern(size_t len, uint32_t seed)
 {
     unsigned char *p = malloc(len ? len : 1);
-    uint32_t x = seed;
-    for (size_t i = 0; i < len; i++) {
-        x = x * 1103515245u + 12345u;
-        p[i] = (unsigned char)(x >> 16);
-    }
+    mp_fill(p, len, seed);
     return p;
 }
 
@@ -1427,7 +1423,7 @@ static void test_pack_nomem(void)
     struct rec r = {0};
     struct fsg_pack o;
     struct fsg_pack_report rep;
-    struct mp_talloc a = {0, 0, 0};
+    struct mp_talloc a = {0};
 
     ports_new(&p);
     small_tree(p.src);

@@ -579,11 +579,7 @@ static unsigned char big[BIG_LEN];
 
 static void init_big(void)
 {
-    uint32_t x = 99;
-    for (size_t i = 0; i < BIG_LEN; i++) {
-        x = x * 1103515245u + 12345u;
-        big[i] = (unsigned char)(x >> 16);
-    }
+    mp_fill(big, BIG_LEN, 99);
 }
 
 static const char A_TXT[] = "print('a')\n";        /* crc32 only */
