@@ -33,10 +33,9 @@ TEXT_MAX=$((10 * 1024))
 FRAME_MAX=512
 
 command -v "$cc" >/dev/null || { echo "size: $cc not found (make size installs gcc-arm-none-eabi)" >&2; exit 2; }
-# The core's sources, as CMake lists them.
-mapfile -t core < <(sed -n '/^set(FSG_CORE_SOURCES/,/)/p' "$root/CMakeLists.txt" |
-                    grep -o 'src/[a-z_]*\.c')
-[ ${#core[@]} -gt 0 ] || { echo "size: no core sources found in CMakeLists.txt" >&2; exit 2; }
+# The core's sources: the core/ folder, as CMake takes them.
+mapfile -t core < <(cd "$root" && ls core/*.c)
+[ ${#core[@]} -gt 0 ] || { echo "size: no core sources found in core/" >&2; exit 2; }
 
 rm -rf "$out" && mkdir -p "$out/inc"
 # The libraries' headers come from the host's Debian packages, linked in
