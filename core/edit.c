@@ -9,28 +9,6 @@
 
 #include <string.h>
 
-int fsg_load_usr(struct fsg_ctx *c, struct fsg_manifest *m, bool *seeded)
-{
-    struct fsg_manifest bak;
-    uint64_t off;
-
-    memset(&bak, 0, sizeof bak);
-    *seeded = false;
-    int err = fsg_manifest_load(c, c->usr, FSG_SOURCE_USR, m, &off);
-    if (err == FSG_ERR_NOENT) {
-        err = fsg_bak_load(c, &bak, &off, NULL, NULL, NULL, NULL);
-        if (err == FSG_ERR_NOENT)
-            err = FSG_ERR_NOTPROTECTED; /* no table anywhere: nothing is protected */
-        if (err == 0)
-            err = fsg_manifest_seed(c, m, &bak);
-        fsg_manifest_free(c, &bak);
-        *seeded = true;
-    }
-    if (err == 0)
-        err = fsg_manifest_index(c, m, FSG_SOURCE_USR);
-    return err;
-}
-
 /* The entry as recorded, for the caller's event handler: calc and put
  * report every hash the entry carries (a sha256 one has no CRC-32 to
  * return). */

@@ -59,3 +59,22 @@ const char *fsg_defect_str(int defect)
     default: return "unknown defect";
     }
 }
+
+bool fsg_err_transient(int err)
+{
+    switch (err) {
+    case FSG_OK:
+    case FSG_ERR_NOENT:
+    case FSG_ERR_NOTREG:
+    case FSG_ERR_ISDIR:
+    case FSG_ERR_NOTDIR:
+    case FSG_ERR_LOOP:
+    case FSG_ERR_NAMETOOLONG:
+    case FSG_ERR_CORRUPT:
+    case FSG_ERR_FBIG:
+    case FSG_ERR_NOMEM:
+        return false;
+    default:
+        return true;
+    }
+}

@@ -1,6 +1,9 @@
 /*
- * fsg_internal.h -- declarations shared by the core's source files.
- * Nothing here is API; the core includes only standard C headers.
+ * fsg_internal.h -- declarations shared by the core's source files (core/),
+ * each section headed by the file that defines it. Nothing here is API; the
+ * core includes only standard C headers and the JSON, CRC and crypto
+ * libraries. The host side (host/) builds on these; its own declarations
+ * are in host/fsg_host.h, which no core file includes.
  */
 #ifndef FSG_INTERNAL_H
 #define FSG_INTERNAL_H
@@ -34,6 +37,8 @@
 /* The update staging area at the root of the user partition (fota.c). */
 #define FSG_FOTA_DIR ".fsg-fota"
 
+/* ---- the working context of one call (ctx.c) ---- */
+
 /* Working context of one call: config, buffer, allocator. */
 struct fsg_ctx {
     const struct fsg_config *cfg;
@@ -56,11 +61,24 @@ void fsg_free(struct fsg_ctx *c, void *ptr);
 char *fsg_strdup(struct fsg_ctx *c, const char *s);
 void fsg_emit(struct fsg_ctx *c, const struct fsg_event *ev);
 
-/* qsort, but for fewer than two elements, where base may be NULL (qsort's
- * base must never be). */
+/* Port call helpers: FSG_ERR_NOTSUP where the port lacks the callback. */
+int fsg_port_remove(const struct fsg_port *p, const char *path);
+
+/* ---- errors (error.c) ---- */
+
+/* True for an error that says nothing about what a file is (an I/O error,
+ * a port's passing trouble): such a read gets one more try before the file
+ * counts as damaged. Missing, not regular, behind a link, malformed or too
+ * big are answers, not trouble. */
+bool fsg_err_transient(int err);
+
+/* ---- the sort (sort.c) ---- */
+
+/* Sorts n items of size bytes at base by cmp, in place, allocating nothing
+ * (a heapsort); base may be NULL for fewer than two. */
 void fsg_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 
-/* ---- hashes (digest.c) ---- */
+/* ---- hashes of a content (digest.c; the hex digit, crc.c) ---- */
 
 /* The value of a hex digit of either case, or -1 (crc.c). */
 int fsg_hex_digit(char ch);
@@ -95,12 +113,121 @@ bool fsg_sum_match(const struct fsg_sum *want, const struct fsg_sum *got);
 void fsg_sum_keep(struct fsg_sum *s, unsigned kinds);
 /* True if a and b carry the same kinds with the same values. */
 bool fsg_sum_equal(const struct fsg_sum *a, const struct fsg_sum *b);
+
+/* ---- the backup table's signature (sig.c) ---- */
+
 /* Checks text (the backup checksum.json's bytes) against FSG_SIG_NAME in
  * the backup partition and c->cfg->pubkey. Returns enum fsg_signature;
  * *err is the read error behind FSG_SIG_UNREADABLE. */
 int fsg_sig_check(struct fsg_ctx *c, const char *text, size_t len, int *err);
 
-/* ---- manifests (manifest.c) ---- */
+/* ---- names and paths (name.c) ---- */
+
+/* Port path of name in the user partition ("a/b.py" for "/usr/a/b.py"). */
+const char *fsg_usr_path(const char *name);
+/* Builds "usr/a/b.py", the backup partition's path of name, into out. */
+int fsg_bak_path(const char *name, char *out, size_t size);
+/* Builds the temporary sibling of port path ("a/.b.py.fsg-tmp") into out. */
+int fsg_tmp_path(const char *path, char *out, size_t size);
+/* True if a directory entry's base name is one of fsguard's temporary names. */
+bool fsg_is_tmp_name(const char *base);
+/* Length of the directory part of a port path ("a" for "a/b"; 0 for "b"). */
+size_t fsg_dir_len(const char *path);
+
+#define FSG_PATH_BUF (FSG_NAME_MAX + 32)
+
+/* ---- reading files through a port (file.c) ---- */
+
+/* Stats and hashes a regular file: the CRC-32, and the kinds asked for.
+ * Returns 0, or an error (FSG_ERR_NOENT, FSG_ERR_NOTREG for anything else
+ * than a regular file, port errors). */
+int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+                  unsigned kinds, struct fsg_sum *sum);
+/* The same, also giving the number of bytes hashed. */
+int fsg_hash_file_size(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+                       unsigned kinds, struct fsg_sum *sum, uint64_t *size);
+/* What a failed hash of a file (fsg_hash_file's error) says is wrong with
+ * it: enum fsg_problem. */
+int fsg_problem_of(int err);
+/* Reads a whole small file into an allocated, NUL-terminated buffer. */
+int fsg_read_small(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+                   uint64_t max, char **out, size_t *len);
+
+/* ---- changing the user partition crash-safely (atomic.c) ---- */
+
+/* Syncs the directory holding path ("" for the root), making creations,
+ * renames and removals in it durable; 0 where the port has no syncdir. */
+int fsg_sync_parent(struct fsg_ctx *c, const struct fsg_port *p, const char *path);
+/* Creates the parent directories of path in port, each synced into its
+ * parent. */
+int fsg_mkdirs(struct fsg_ctx *c, const struct fsg_port *p, const char *path);
+
+/* Crash-safe replacement of a user file: begin creates the temporary file,
+ * write appends, commit syncs, verifies, renames and syncs the directory;
+ * abort removes the temporary file. */
+struct fsg_atomic {
+    struct fsg_ctx *c;
+    const struct fsg_port *port;
+    const char *path;
+    char *tmp;                 /* the temporary file's path (allocated, so
+                                  that no stack frame holds a path buffer);
+                                  NULL once renamed or given up */
+    bool renamed;              /* publish's rename took place */
+    void *file;
+    struct fsg_hasher h;       /* of the bytes written: the CRC-32 always,
+                                  the SHA-256 if fsg_atomic_want asked */
+};
+int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_port *port,
+                     const char *path);
+/* Asks for the SHA-256 of the bytes written too; before the first write. */
+void fsg_atomic_want(struct fsg_atomic *a, unsigned kinds);
+int fsg_atomic_write(struct fsg_atomic *a, const void *data, size_t len);
+/* The hashes of the bytes written so far. */
+void fsg_atomic_sum(struct fsg_atomic *a, struct fsg_sum *out);
+int fsg_atomic_commit(struct fsg_atomic *a);
+/* fsg_atomic_commit in two steps: seal syncs, closes and verifies the
+ * temporary file; publish renames it over the target and syncs the
+ * directory. Both abort on failure. */
+int fsg_atomic_seal(struct fsg_atomic *a);
+int fsg_atomic_publish(struct fsg_atomic *a);
+void fsg_atomic_abort(struct fsg_atomic *a);
+/* Writes a whole small file (len bytes of data) crash-safely, as above. */
+int fsg_write_small(struct fsg_ctx *c, const struct fsg_port *p, const char *path,
+                    const void *data, size_t len);
+
+/* ---- directories (dir.c) ---- */
+
+/* Calls fn(arg, path, type) for every entry below directory root of port
+ * ("" for the whole partition; paths are from the partition's root), each
+ * directory's entries in byte order, without recursion and without
+ * following links. Stops at fn's first non-zero return and returns it;
+ * returns a listing error otherwise, or 0. */
+int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port, const char *root,
+             int (*fn)(void *arg, const char *path, int type),
+             int (*on_error)(void *arg, const char *dir, int err), void *arg);
+/* on_error, when not NULL, hears of a directory that cannot be listed and
+ * returns 0 to go on without it, or an error to stop the walk with. */
+
+/* One directory's entries as its port lists them, sorted by name; each
+ * string is the entry's type (one byte) followed by its name. */
+struct fsg_dirlist {
+    char **v;
+    size_t n, cap;
+};
+#define FSG_DIRLIST_TYPE(l, i) ((int)(unsigned char)(l)->v[i][0])
+#define FSG_DIRLIST_NAME(l, i) ((l)->v[i] + 1)
+/* Lists directory dir of port into out (freed with fsg_dirlist_free even on
+ * failure). Returns the port's error, or FSG_ERR_NOMEM. */
+int fsg_list_dir(struct fsg_ctx *c, const struct fsg_port *port, const char *dir,
+                 struct fsg_dirlist *out);
+void fsg_dirlist_free(struct fsg_ctx *c, struct fsg_dirlist *l);
+/* fsg_list_dir keeping only the entries keep(name, type) is true for. */
+int fsg_list_dir_only(struct fsg_ctx *c, const struct fsg_port *port, const char *dir,
+                      bool (*keep)(const char *name, int type), struct fsg_dirlist *out);
+/* "dir/name" ("name" when dir is ""), allocated; NULL when out of memory. */
+char *fsg_path_join(struct fsg_ctx *c, const char *dir, const char *name);
+
+/* ---- tables: checksum.json (manifest.c) ---- */
 
 struct fsg_entry {
     char *name;         /* device name; for a refused entry, its name string if any */
@@ -169,159 +296,19 @@ int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_port *port,
 /* The same, at another path. */
 int fsg_manifest_save_as(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
                          const struct fsg_manifest *m);
-/* Reads a whole small file into an allocated, NUL-terminated buffer. */
-int fsg_read_small(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
-                   uint64_t max, char **out, size_t *len);
 /* Loads the user table, indexed; a missing one starts as the backup's
- * (*seeded is then set: it must be written). (edit.c) */
+ * (*seeded is then set: it must be written). */
 int fsg_load_usr(struct fsg_ctx *c, struct fsg_manifest *m, bool *seeded);
-/* Finishes, discards or abandons an update found in the staging area
- * (fota.c); with dry, only tells which (enum fsg_fota_state). */
-int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *files);
+
+/* ---- the feature switch: backup_restore.json (switch.c) ---- */
+
 /* Reads backup_restore.json; returns enum fsg_feature, *err the error behind BAD_SWITCH. */
 int fsg_switch_read(struct fsg_ctx *c, int *err);
 
-/* ---- names and paths (name.c) ---- */
+/* ---- updates (fota.c) ---- */
 
-/* Port path of name in the user partition ("a/b.py" for "/usr/a/b.py"). */
-const char *fsg_usr_path(const char *name);
-/* Builds "usr/a/b.py", the backup partition's path of name, into out. */
-int fsg_bak_path(const char *name, char *out, size_t size);
-/* Builds the temporary sibling of port path ("a/.b.py.fsg-tmp") into out. */
-int fsg_tmp_path(const char *path, char *out, size_t size);
-/* True if a directory entry's base name is one of fsguard's temporary names. */
-bool fsg_is_tmp_name(const char *base);
-/* Length of the directory part of a port path ("a" for "a/b"; 0 for "b"). */
-size_t fsg_dir_len(const char *path);
-
-#define FSG_PATH_BUF (FSG_NAME_MAX + 32)
-
-/* ---- file operations through a port (io.c) ---- */
-
-/* Stats and hashes a regular file: the CRC-32, and the kinds asked for.
- * Returns 0, or an error (FSG_ERR_NOENT, FSG_ERR_NOTREG for anything else
- * than a regular file, port errors). */
-int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
-                  unsigned kinds, struct fsg_sum *sum);
-/* True for an error that says nothing about what a file is (an I/O error,
- * a port's passing trouble): such a read gets one more try before the file
- * counts as damaged. Missing, not regular, behind a link, malformed or too
- * big are answers, not trouble. */
-bool fsg_err_transient(int err);
-/* The same, also giving the number of bytes hashed. */
-int fsg_hash_file_size(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
-                       unsigned kinds, struct fsg_sum *sum, uint64_t *size);
-/* What a failed hash of a file (fsg_hash_file's error) says is wrong with
- * it: enum fsg_problem. */
-int fsg_problem_of(int err);
-/* Syncs the directory holding path ("" for the root), making creations,
- * renames and removals in it durable; 0 where the port has no syncdir. */
-int fsg_sync_parent(struct fsg_ctx *c, const struct fsg_port *p, const char *path);
-/* Creates the parent directories of path in port, each synced into its
- * parent. */
-int fsg_mkdirs(struct fsg_ctx *c, const struct fsg_port *p, const char *path);
-
-/* Crash-safe replacement of a user file: begin creates the temporary file,
- * write appends, commit syncs, verifies, renames and syncs the directory;
- * abort removes the temporary file. */
-struct fsg_atomic {
-    struct fsg_ctx *c;
-    const struct fsg_port *port;
-    const char *path;
-    char *tmp;                 /* the temporary file's path (allocated, so
-                                  that no stack frame holds a path buffer);
-                                  NULL once renamed or given up */
-    bool renamed;              /* publish's rename took place */
-    void *file;
-    struct fsg_hasher h;       /* of the bytes written: the CRC-32 always,
-                                  the SHA-256 if fsg_atomic_want asked */
-};
-int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_port *port,
-                     const char *path);
-/* Asks for the SHA-256 of the bytes written too; before the first write. */
-void fsg_atomic_want(struct fsg_atomic *a, unsigned kinds);
-int fsg_atomic_write(struct fsg_atomic *a, const void *data, size_t len);
-/* The hashes of the bytes written so far. */
-void fsg_atomic_sum(struct fsg_atomic *a, struct fsg_sum *out);
-int fsg_atomic_commit(struct fsg_atomic *a);
-/* fsg_atomic_commit in two steps: seal syncs, closes and verifies the
- * temporary file; publish renames it over the target and syncs the
- * directory. Both abort on failure. */
-int fsg_atomic_seal(struct fsg_atomic *a);
-int fsg_atomic_publish(struct fsg_atomic *a);
-void fsg_atomic_abort(struct fsg_atomic *a);
-/* Writes a whole small file (len bytes of data) crash-safely, as above. */
-int fsg_write_small(struct fsg_ctx *c, const struct fsg_port *p, const char *path,
-                    const void *data, size_t len);
-
-/* ---- tree walk (walk.c) ---- */
-
-/* Calls fn(arg, path, type) for every entry below directory root of port
- * ("" for the whole partition; paths are from the partition's root), each
- * directory's entries in byte order, without recursion and without
- * following links. Stops at fn's first non-zero return and returns it;
- * returns a listing error otherwise, or 0. */
-int fsg_walk(struct fsg_ctx *c, const struct fsg_port *port, const char *root,
-             int (*fn)(void *arg, const char *path, int type),
-             int (*on_error)(void *arg, const char *dir, int err), void *arg);
-/* on_error, when not NULL, hears of a directory that cannot be listed and
- * returns 0 to go on without it, or an error to stop the walk with. */
-
-/* One directory's entries as its port lists them, sorted by name; each
- * string is the entry's type (one byte) followed by its name. */
-struct fsg_dirlist {
-    char **v;
-    size_t n, cap;
-};
-#define FSG_DIRLIST_TYPE(l, i) ((int)(unsigned char)(l)->v[i][0])
-#define FSG_DIRLIST_NAME(l, i) ((l)->v[i] + 1)
-/* Lists directory dir of port into out (freed with fsg_dirlist_free even on
- * failure). Returns the port's error, or FSG_ERR_NOMEM. */
-int fsg_list_dir(struct fsg_ctx *c, const struct fsg_port *port, const char *dir,
-                 struct fsg_dirlist *out);
-void fsg_dirlist_free(struct fsg_ctx *c, struct fsg_dirlist *l);
-/* fsg_list_dir keeping only the entries keep(name, type) is true for. */
-int fsg_list_dir_only(struct fsg_ctx *c, const struct fsg_port *port, const char *dir,
-                      bool (*keep)(const char *name, int type), struct fsg_dirlist *out);
-/* "dir/name" ("name" when dir is ""), allocated; NULL when out of memory. */
-char *fsg_path_join(struct fsg_ctx *c, const char *dir, const char *name);
-
-/* ---- trees to install (tree.c, host side) ---- */
-
-struct fsg_pfile {
-    char *name;         /* "/usr/" + path in the tree */
-    uint64_t size;
-    struct fsg_sum sum;
-    bool protect;
-};
-
-struct fsg_plan {
-    struct fsg_ctx *c;
-    const struct fsg_port *src;     /* the tree; needs list */
-    bool reserve_switch;            /* refuse backup_restore.json at the root too */
-    struct fsg_pfile *files;        /* sorted by name */
-    size_t n, cap;
-    char **dirs;                    /* "path/" of each directory, sorted */
-    size_t nd, capd;
-    unsigned long refused;
-    int err;
-};
-
-/* Reads the tree, emitting FSG_EVENT_REFUSED for each entry that cannot be
- * installed (links, special files, unstorable names, checksum.json at the
- * root); FSG_ERR_INVAL if any was. */
-int fsg_tree_plan(struct fsg_plan *pl);
-void fsg_tree_free(struct fsg_plan *pl);
-
-/* ---- signing (keys.c, host side) ---- */
-
-/* Room for the signature file's line: "ed25519 PK SIG\n" and a NUL. */
-#define FSG_SIG_LINE_LEN (8 + 2 * FSG_PUBKEY_LEN + 1 + 128 + 2)
-/* Signs text with secret key sk into the signature file's line. */
-int fsg_sign_line(const unsigned char sk[FSG_SECKEY_LEN], const char *text, size_t len,
-                  char out[FSG_SIG_LINE_LEN]);
-
-/* Port call helpers: FSG_ERR_NOTSUP where the port lacks the callback. */
-int fsg_port_remove(const struct fsg_port *p, const char *path);
+/* Finishes, discards or abandons an update found in the staging area
+ * (fota.c); with dry, only tells which (enum fsg_fota_state). */
+int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *files);
 
 #endif

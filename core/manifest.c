@@ -1,5 +1,5 @@
 /*
- * manifest.c -- checksum.json and backup_restore.json.
+ * manifest.c -- checksum.json: parsing, indexing, loading and saving tables.
  * The array is walked one element at a time, each element parsed by cJSON on
  * its own, so memory stays proportional to one entry rather than to a tree
  * of the whole file, and a bad entry is refused without losing the others.
@@ -368,72 +368,6 @@ fail:
     return err;
 }
 
-int fsg_read_small(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
-                 uint64_t max, char **out, size_t *len)
-{
-    struct fsg_stat st;
-    void *f;
-    int err = port->stat(port->ctx, path, &st);
-
-    if (max > SIZE_MAX / 4)
-        max = SIZE_MAX / 4; /* so that the sizes below cannot overflow */
-    if (err < 0)
-        return err;
-    if (st.type != FSG_TYPE_REG)
-        return st.type == FSG_TYPE_DIR ? FSG_ERR_ISDIR : FSG_ERR_NOTREG;
-    if (st.size > max || st.size >= SIZE_MAX)
-        return FSG_ERR_FBIG;
-    err = port->open(port->ctx, path, FSG_OPEN_READ, &f);
-    if (err < 0)
-        return err;
-    /* Room for the file, its NUL, and one byte more: a file that reads as
-     * long as stat said fills it only if it grew, which costs no second
-     * buffer in the usual case. */
-    size_t cap = (size_t)st.size + 2, n = 0;
-    char *buf = fsg_alloc(c, cap);
-    if (buf == NULL) {
-        (void)port->close(port->ctx, f);
-        return FSG_ERR_NOMEM;
-    }
-    for (;;) {
-        if (n + 1 == cap) {
-            /* Full: at the end of the file, or it grew since stat. One more
-             * byte than the limit must fit to tell the two apart. */
-            if (n > max) {
-                err = FSG_ERR_FBIG;
-                break;
-            }
-            size_t ncap = (uint64_t)cap * 2 > max + 2 ? (size_t)max + 2 : cap * 2;
-            char *nb = fsg_realloc(c, buf, ncap);
-            if (nb == NULL) {
-                err = FSG_ERR_NOMEM;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        long r = port->read(port->ctx, f, buf + n, cap - 1 - n);
-        if (r < 0) {
-            err = (int)r;
-            break;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    int cerr = port->close(port->ctx, f);
-    if (err == 0)
-        err = cerr;
-    if (err < 0) {
-        fsg_free(c, buf);
-        return err;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 int fsg_manifest_read(struct fsg_ctx *c, const struct fsg_port *port, char **text,
                       size_t *len)
 {
@@ -493,6 +427,28 @@ int fsg_bak_load(struct fsg_ctx *c, struct fsg_manifest *m, uint64_t *offset, in
     } else {
         fsg_free(c, text);
     }
+    return err;
+}
+
+int fsg_load_usr(struct fsg_ctx *c, struct fsg_manifest *m, bool *seeded)
+{
+    struct fsg_manifest bak;
+    uint64_t off;
+
+    memset(&bak, 0, sizeof bak);
+    *seeded = false;
+    int err = fsg_manifest_load(c, c->usr, FSG_SOURCE_USR, m, &off);
+    if (err == FSG_ERR_NOENT) {
+        err = fsg_bak_load(c, &bak, &off, NULL, NULL, NULL, NULL);
+        if (err == FSG_ERR_NOENT)
+            err = FSG_ERR_NOTPROTECTED; /* no table anywhere: nothing is protected */
+        if (err == 0)
+            err = fsg_manifest_seed(c, m, &bak);
+        fsg_manifest_free(c, &bak);
+        *seeded = true;
+    }
+    if (err == 0)
+        err = fsg_manifest_index(c, m, FSG_SOURCE_USR);
     return err;
 }
 
@@ -805,32 +761,4 @@ int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_port *port,
 #else
     return fsg_manifest_save_as(c, port, FSG_MANIFEST_NAME, m);
 #endif
-}
-
-int fsg_switch_read(struct fsg_ctx *c, int *err)
-{
-    char *text;
-    size_t len;
-    int feature;
-
-    *err = fsg_read_small(c, c->bak, FSG_SWITCH_NAME, FSG_SWITCH_MAX, &text, &len);
-    if (*err == FSG_ERR_NOENT)
-        return FSG_FEATURE_NO_SWITCH;
-    if (*err < 0)
-        return FSG_FEATURE_BAD_SWITCH;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    cJSON *en = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "enable") : NULL;
-    if (en == NULL) {
-        feature = FSG_FEATURE_BAD_SWITCH;
-        *err = FSG_ERR_CORRUPT;
-    } else if (cJSON_IsFalse(en) || (cJSON_IsNumber(en) && en->valuedouble == 0)) {
-        feature = FSG_FEATURE_DISABLED;
-    } else {
-        /* QuecPython's rule (backup_restore.py: flag != 0): anything but
-         * 0 or false enables, "1" and null included. */
-        feature = FSG_FEATURE_ENABLED;
-    }
-    cJSON_Delete(root);
-    fsg_free(c, text);
-    return feature;
 }

@@ -3,7 +3,7 @@
  * whole first (as pack checks a project tree), then applied through the
  * fsg_fota_* transaction. Host side: firmware uses the transaction itself.
  */
-#include "fsg_internal.h"
+#include "fsg_host.h"
 
 #include <string.h>
 

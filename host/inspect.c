@@ -3,7 +3,7 @@
  * present and matching its hash, every other file reported, sizes summed.
  * Host side; it only reads.
  */
-#include "fsg_internal.h"
+#include "fsg_host.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
  * signature line pack writes beside the backup checksum.json. Ed25519
  * through libsodium; nothing here is needed on a device.
  */
-#include "fsg_internal.h"
+#include "fsg_host.h"
 
 #include <sodium.h>
 #include <string.h>

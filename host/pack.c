@@ -4,7 +4,7 @@
  * Host side: it plans everything (walk, refusals, hashes, sizes) before it
  * writes anything, then copies each file once into both partitions.
  */
-#include "fsg_internal.h"
+#include "fsg_host.h"
 
 #include <stdlib.h>
 #include <string.h>

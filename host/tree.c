@@ -3,7 +3,7 @@
  * update): every entry checked and refused as need be before anything is
  * written, the files and directories sorted by name.
  */
-#include "fsg_internal.h"
+#include "fsg_host.h"
 
 #include <string.h>
 
