@@ -1,5 +1,5 @@
 /*
- * boot.c -- the boot-time check and restore, and file_crc32.calc.
+ * boot.c -- the boot-time check and restore (fsg_boot; FSG_DRY_RUN checks only).
  * One pass over the user manifest: hash, and for each damaged file restore
  * the backup copy only after the copy proves good against the backup
  * manifest. The user manifest is written once, at the end, if it changed.
@@ -7,15 +7,6 @@
 #include "fsg_internal.h"
 
 #include <string.h>
-
-/* The speed-ups for big tables on hosts: batch hashing through
- * cfg.hash_files, and a user table byte-identical to the backup's copied
- * instead of parsed. FSG_SMALL leaves them out. */
-#ifdef FSG_SMALL
-#define SPEEDUPS 0
-#else
-#define SPEEDUPS 1
-#endif
 
 struct boot {
     struct fsg_ctx c;
@@ -331,39 +322,27 @@ static int clean_temps(struct boot *b)
     return err;
 }
 
-/* Loads the user manifest; missing or unusable, starts it from the backup's.
- * The same bytes as the backup's (a device as it left the factory) are not
- * parsed twice: the user table is a copy of the backup's. */
+/* Loads the user manifest; missing or unusable, it is rebuilt from the
+ * backup's, and the report says why. */
 static int load_usr(struct boot *b)
 {
-    struct fsg_ctx *c = &b->c;
-    uint64_t off = 0;
-    char *text = NULL;
-    size_t len = 0;
-    int err = fsg_manifest_read(c, c->usr, &text, &len);
-    bool same = SPEEDUPS && err == 0 && b->bak_text != NULL && len == b->bak_len &&
-                memcmp(text, b->bak_text, len) == 0;
-    fsg_free(c, b->bak_text);
+    struct fsg_usr_from from;
+    bool seeded;
+    memset(&from, 0, sizeof from);
+    from.bak = &b->bak;
+    from.bak_text = b->bak_text; /* handed over */
+    from.bak_len = b->bak_len;
     b->bak_text = NULL;
-    memset(&b->usr, 0, sizeof b->usr);
-    if (same)
-        err = fsg_manifest_clone(c, &b->usr, &b->bak, FSG_SOURCE_USR);
-    else if (err == 0)
-        err = fsg_manifest_parse(c, text, len, FSG_SOURCE_USR, &b->usr, &off);
-    fsg_free(c, text);
-
-    if (err == FSG_ERR_NOMEM)
-        return err;
-    if (err < 0) {
-        b->r->manifest = err == FSG_ERR_NOENT ? FSG_MANIFEST_CREATED : FSG_MANIFEST_REBUILT;
-        if (err != FSG_ERR_NOENT) {
-            b->r->usr_manifest_error = err;
-            b->r->usr_manifest_offset = off;
+    int err = fsg_usr_load(&b->c, &b->usr, FSG_USR_REBUILD, &from, &seeded);
+    if (err == 0 && seeded) {
+        b->r->manifest = from.error == FSG_ERR_NOENT ? FSG_MANIFEST_CREATED : FSG_MANIFEST_REBUILT;
+        if (from.error != FSG_ERR_NOENT) {
+            b->r->usr_manifest_error = from.error;
+            b->r->usr_manifest_offset = from.offset;
         }
         b->dirty = true;
-        return fsg_manifest_seed(c, &b->usr, &b->bak);
     }
-    return 0;
+    return err;
 }
 
 #define HASH_BATCH 1024u
@@ -377,7 +356,7 @@ static void check_all(struct boot *b, size_t before)
     struct fsg_ctx *c = &b->c;
     struct fsg_hash_job *jobs = NULL;
 
-    if (SPEEDUPS && c->cfg->hash_files != NULL)
+    if (FSG_SPEEDUPS && c->cfg->hash_files != NULL)
         jobs = fsg_alloc(c, HASH_BATCH * sizeof *jobs);
     for (size_t i = 0; i < b->usr.n;) {
         size_t n = 0, end = i + 1;
@@ -410,7 +389,7 @@ static int load_bak(struct boot *b)
     uint64_t off = 0;
     /* The table's text is kept to spot a user table of the same bytes. */
     int err = fsg_bak_load(&b->c, &b->bak, &off, &b->r->signature, &b->r->signature_error,
-                           SPEEDUPS ? &b->bak_text : NULL, &b->bak_len);
+                           FSG_SPEEDUPS ? &b->bak_text : NULL, &b->bak_len);
     if (err < 0 && err != FSG_ERR_SIGNATURE) {
         b->r->bak_manifest_error = err;
         b->r->bak_manifest_offset = off;
@@ -486,8 +465,6 @@ static int boot_run(struct boot *b)
             r->bad_entries++;
 
     err = load_usr(b);
-    if (err == 0)
-        err = fsg_manifest_index(c, &b->usr, FSG_SOURCE_USR);
     size_t missing = 0;
     if (err == 0)
         err = pair(b, &missing);

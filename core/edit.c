@@ -31,7 +31,7 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
 {
     struct fsg_ctx c;
     struct fsg_manifest m;
-    bool seeded;
+    bool seeded = false;
     struct fsg_sum h;
 
     memset(&m, 0, sizeof m);
@@ -42,7 +42,7 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
         err = FSG_ERR_BADNAME;
         goto out;
     }
-    err = fsg_load_usr(&c, &m, &seeded);
+    err = fsg_usr_load(&c, &m, FSG_USR_STRICT, NULL, &seeded);
     if (err < 0)
         goto out;
     struct fsg_entry *e = fsg_manifest_find(&m, name);
@@ -90,7 +90,7 @@ int fsg_put_begin(const struct fsg_config *cfg, const char *name, struct fsg_put
 {
     struct fsg_ctx c;
     struct fsg_manifest m;
-    bool seeded;
+    bool seeded = false;
 
     *out = NULL;
     int err = fsg_ctx_init(&c, cfg);
@@ -101,7 +101,7 @@ int fsg_put_begin(const struct fsg_config *cfg, const char *name, struct fsg_put
         err = FSG_ERR_BADNAME;
     /* Refuse early what commit would refuse: an unprotected name. */
     if (err == 0)
-        err = fsg_load_usr(&c, &m, &seeded);
+        err = fsg_usr_load(&c, &m, FSG_USR_STRICT, NULL, &seeded);
     const struct fsg_entry *e = err == 0 ? fsg_manifest_find(&m, name) : NULL;
     if (err == 0 && e == NULL)
         err = FSG_ERR_NOTPROTECTED;
@@ -160,7 +160,7 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
     if (err == 0)
         err = fsg_atomic_seal(&p->a);
     if (err == 0)
-        err = fsg_load_usr(c, &m, &seeded);
+        err = fsg_usr_load(c, &m, FSG_USR_STRICT, NULL, &seeded);
     struct fsg_entry *e = err == 0 ? fsg_manifest_find(&m, p->name) : NULL;
     if (err == 0 && e == NULL)
         err = FSG_ERR_NOTPROTECTED;

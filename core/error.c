@@ -1,5 +1,6 @@
 /*
- * error.c -- English texts for error codes and entry defects.
+ * error.c -- what errors mean: English texts for error codes and entry
+ * defects, and which errors are passing trouble rather than an answer.
  */
 #include "fsg_internal.h"
 

@@ -27,42 +27,6 @@ int fsg_hash_file(struct fsg_ctx *c, const struct fsg_port *port, const char *pa
 }
 
 static int hash_once(const struct fsg_port *port, void *buf, size_t buf_size, const char *path,
-                     unsigned kinds, struct fsg_sum *sum, uint64_t *size);
-
-static int hash_retry(const struct fsg_port *port, void *buf, size_t buf_size, const char *path,
-                      unsigned kinds, struct fsg_sum *sum, uint64_t *size)
-{
-    /* A read error gets one more try before the file counts as damaged:
-     * a good file, a legitimate edit among them, must not be overwritten
-     * with the factory copy for one transient error. */
-    int err = hash_once(port, buf, buf_size, path, kinds, sum, size);
-    if (fsg_err_transient(err))
-        err = hash_once(port, buf, buf_size, path, kinds, sum, size);
-    return err;
-}
-
-int fsg_hash_file_size(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
-                       unsigned kinds, struct fsg_sum *sum, uint64_t *size)
-{
-    return hash_retry(port, c->buf, c->buf_size, path, kinds, sum, size);
-}
-
-int fsg_hash_job_run(const struct fsg_port *port, void *buf, size_t buf_size,
-                     struct fsg_hash_job *job)
-{
-    struct fsg_sum sum;
-    job->size = 0;
-    if (buf == NULL || buf_size < FSG_BUF_MIN)
-        return job->err = FSG_ERR_INVAL;
-    job->err = hash_retry(port, buf, buf_size, job->path, job->kinds, &sum, &job->size);
-    if (job->err == 0) {
-        job->crc = sum.crc;
-        memcpy(job->sha256, sum.sha, sizeof job->sha256);
-    }
-    return job->err;
-}
-
-static int hash_once(const struct fsg_port *port, void *buf, size_t buf_size, const char *path,
                      unsigned kinds, struct fsg_sum *sum, uint64_t *size)
 {
     struct fsg_stat st;
@@ -95,6 +59,38 @@ static int hash_once(const struct fsg_port *port, void *buf, size_t buf_size, co
     fsg_hasher_final(&h, sum);
     *size = total;
     return 0;
+}
+
+static int hash_retry(const struct fsg_port *port, void *buf, size_t buf_size, const char *path,
+                      unsigned kinds, struct fsg_sum *sum, uint64_t *size)
+{
+    /* A read error gets one more try before the file counts as damaged:
+     * a good file, a legitimate edit among them, must not be overwritten
+     * with the factory copy for one transient error. */
+    int err;
+    FSG_RETRY(err, hash_once(port, buf, buf_size, path, kinds, sum, size));
+    return err;
+}
+
+int fsg_hash_file_size(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
+                       unsigned kinds, struct fsg_sum *sum, uint64_t *size)
+{
+    return hash_retry(port, c->buf, c->buf_size, path, kinds, sum, size);
+}
+
+int fsg_hash_job_run(const struct fsg_port *port, void *buf, size_t buf_size,
+                     struct fsg_hash_job *job)
+{
+    struct fsg_sum sum;
+    job->size = 0;
+    if (buf == NULL || buf_size < FSG_BUF_MIN)
+        return job->err = FSG_ERR_INVAL;
+    job->err = hash_retry(port, buf, buf_size, job->path, job->kinds, &sum, &job->size);
+    if (job->err == 0) {
+        job->crc = sum.crc;
+        memcpy(job->sha256, sum.sha, sizeof job->sha256);
+    }
+    return job->err;
 }
 
 int fsg_read_small(struct fsg_ctx *c, const struct fsg_port *port, const char *path,

@@ -72,9 +72,8 @@ static int area_path(const char *prefix, const char *name, char *out, size_t siz
 static int probe(const struct fsg_port *p, const char *path, int *type)
 {
     struct fsg_stat st;
-    int err = p->stat(p->ctx, path, &st);
-    if (fsg_err_transient(err))
-        err = p->stat(p->ctx, path, &st);
+    int err;
+    FSG_RETRY(err, p->stat(p->ctx, path, &st));
     if (err == FSG_ERR_NOENT)
         return 0;
     if (err < 0)
@@ -642,11 +641,11 @@ int fsg_fota_commit(struct fsg_fota *tx, struct fsg_fota_report *r)
     /* The tables: as they are, and as they will be. A name the backup
      * table protects is protected, even if the user table lost its entry:
      * boot would put the entry back and revert the file. */
-    bool seeded;
+    bool seeded = false;
     struct fsg_manifest bak;
     memset(&bak, 0, sizeof bak);
     if (err == 0)
-        err = fsg_load_usr(c, &m, &seeded);
+        err = fsg_usr_load(c, &m, FSG_USR_STRICT, NULL, &seeded);
     if (err == 0)
         err = fsg_manifest_save_as(c, c->usr, FOTA_TABLE_OLD, &m);
     if (err == 0 && fsg_bak_load(c, &bak, NULL, NULL, NULL, NULL, NULL) < 0)

@@ -34,6 +34,14 @@
 /* The key of an entry's pending hash: an edit under way (fsg_put). Readers
  * that do not know it, QuecPython's included, ignore it. */
 #define FSG_PENDING_KEY "fsg_pending"
+/* The speed-ups for big tables on hosts: batch hashing through
+ * cfg.hash_files, and a user table byte-identical to the backup's copied
+ * instead of parsed. FSG_SMALL leaves them out. */
+#ifdef FSG_SMALL
+#define FSG_SPEEDUPS 0
+#else
+#define FSG_SPEEDUPS 1
+#endif
 /* The update staging area at the root of the user partition (fota.c). */
 #define FSG_FOTA_DIR ".fsg-fota"
 
@@ -71,6 +79,16 @@ int fsg_port_remove(const struct fsg_port *p, const char *path);
  * counts as damaged. Missing, not regular, behind a link, malformed or too
  * big are answers, not trouble. */
 bool fsg_err_transient(int err);
+/* Makes call, and once more if its answer was passing trouble, leaving the
+ * last answer in err: a good file, a legitimate edit or a table's hashes
+ * among them, is never judged by one transient error. The one place of
+ * that rule, for every read it covers. */
+#define FSG_RETRY(err, call)                                                   \
+    do {                                                                       \
+        (err) = (call);                                                        \
+        if (fsg_err_transient(err))                                            \
+            (err) = (call);                                                    \
+    } while (0)
 
 /* ---- the sort (sort.c) ---- */
 
@@ -256,10 +274,6 @@ int fsg_entry_set_pending(struct fsg_ctx *c, struct fsg_entry *e, const struct f
  * events of source. On FSG_ERR_CORRUPT, *offset is where the JSON broke. */
 int fsg_manifest_load(struct fsg_ctx *c, const struct fsg_port *port, int source,
                       struct fsg_manifest *m, uint64_t *offset);
-/* Reads checksum.json of port whole (with one more try after a transient
- * error). */
-int fsg_manifest_read(struct fsg_ctx *c, const struct fsg_port *port, char **text,
-                      size_t *len);
 /* Loads the backup manifest, indexed. With c->cfg->pubkey, its signature
  * is checked first (*sig: enum fsg_signature, *sig_err its read error) and
  * a bad one fails with FSG_ERR_SIGNATURE; sig and sig_err may be NULL.
@@ -296,9 +310,27 @@ int fsg_manifest_save(struct fsg_ctx *c, const struct fsg_port *port,
 /* The same, at another path. */
 int fsg_manifest_save_as(struct fsg_ctx *c, const struct fsg_port *port, const char *path,
                          const struct fsg_manifest *m);
-/* Loads the user table, indexed; a missing one starts as the backup's
- * (*seeded is then set: it must be written). */
-int fsg_load_usr(struct fsg_ctx *c, struct fsg_manifest *m, bool *seeded);
+/* The user table, loaded and indexed, by one of two rules for a table that
+ * cannot be used: a missing one starts as the backup's under both; one
+ * that is unreadable or not JSON fails the call under FSG_USR_STRICT (an
+ * edit must not build on a table it could not read) and is started again
+ * from the backup's under FSG_USR_REBUILD (boot repairs it). *seeded tells
+ * that the table was started from the backup's: it must be written. */
+enum { FSG_USR_STRICT, FSG_USR_REBUILD };
+/* What a caller that has the backup table already gives (from, NULL: it is
+ * loaded if needed), and hears of why the user's was started again. */
+struct fsg_usr_from {
+    const struct fsg_manifest *bak; /* in: the backup table, indexed */
+    char *bak_text;                 /* in: its bytes (allocated, freed here)
+                                       or NULL; a user table of the same
+                                       bytes is copied, not parsed */
+    size_t bak_len;
+    int error;                      /* out, when seeded: why (FSG_ERR_NOENT:
+                                       missing) */
+    uint64_t offset;                /* out, when seeded: where the JSON broke */
+};
+int fsg_usr_load(struct fsg_ctx *c, struct fsg_manifest *m, int rule, struct fsg_usr_from *from,
+                 bool *seeded);
 
 /* ---- the feature switch: backup_restore.json (switch.c) ---- */
 

@@ -368,15 +368,15 @@ fail:
     return err;
 }
 
-int fsg_manifest_read(struct fsg_ctx *c, const struct fsg_port *port, char **text,
-                      size_t *len)
+/* Reads checksum.json of port whole. */
+static int manifest_read(struct fsg_ctx *c, const struct fsg_port *port, char **text,
+                         size_t *len)
 {
     uint64_t max = c->cfg->manifest_max != 0 ? c->cfg->manifest_max : FSG_DEFAULT_MANIFEST_MAX;
     /* One more try after a read error, as for every file: a table given up
      * for one transient error loses the hashes of legitimate edits. */
-    int err = fsg_read_small(c, port, FSG_MANIFEST_NAME, max, text, len);
-    if (fsg_err_transient(err))
-        err = fsg_read_small(c, port, FSG_MANIFEST_NAME, max, text, len);
+    int err;
+    FSG_RETRY(err, fsg_read_small(c, port, FSG_MANIFEST_NAME, max, text, len));
     return err;
 }
 
@@ -387,7 +387,7 @@ int fsg_manifest_load(struct fsg_ctx *c, const struct fsg_port *port, int source
     size_t len;
 
     memset(m, 0, sizeof *m);
-    int err = fsg_manifest_read(c, port, &text, &len);
+    int err = manifest_read(c, port, &text, &len);
     if (err < 0)
         return err;
     err = fsg_manifest_parse(c, text, len, source, m, offset);
@@ -403,7 +403,7 @@ int fsg_bak_load(struct fsg_ctx *c, struct fsg_manifest *m, uint64_t *offset, in
     size_t len;
 
     memset(m, 0, sizeof *m);
-    int err = fsg_manifest_read(c, c->bak, &text, &len);
+    int err = manifest_read(c, c->bak, &text, &len);
     if (err == 0 && c->cfg->pubkey != NULL) {
         /* The bytes verified are the bytes parsed: nothing is read twice. */
         state = fsg_sig_check(c, text, len, &serr);
@@ -430,22 +430,55 @@ int fsg_bak_load(struct fsg_ctx *c, struct fsg_manifest *m, uint64_t *offset, in
     return err;
 }
 
-int fsg_load_usr(struct fsg_ctx *c, struct fsg_manifest *m, bool *seeded)
+int fsg_usr_load(struct fsg_ctx *c, struct fsg_manifest *m, int rule, struct fsg_usr_from *from,
+                 bool *seeded)
 {
-    struct fsg_manifest bak;
-    uint64_t off;
+    struct fsg_manifest own;
+    const struct fsg_manifest *bak = from != NULL ? from->bak : NULL;
+    uint64_t off = 0;
+    char *text = NULL;
+    size_t len = 0;
 
-    memset(&bak, 0, sizeof bak);
+    memset(m, 0, sizeof *m);
+    memset(&own, 0, sizeof own);
     *seeded = false;
-    int err = fsg_manifest_load(c, c->usr, FSG_SOURCE_USR, m, &off);
-    if (err == FSG_ERR_NOENT) {
-        err = fsg_bak_load(c, &bak, &off, NULL, NULL, NULL, NULL);
-        if (err == FSG_ERR_NOENT)
-            err = FSG_ERR_NOTPROTECTED; /* no table anywhere: nothing is protected */
-        if (err == 0)
-            err = fsg_manifest_seed(c, m, &bak);
-        fsg_manifest_free(c, &bak);
+    int err = manifest_read(c, c->usr, &text, &len);
+    bool same = false;
+    if (from != NULL) {
+        /* The same bytes as the backup's (a device as it left the factory)
+         * are not parsed twice: the user table is a copy of the backup's. */
+        same = FSG_SPEEDUPS && err == 0 && from->bak_text != NULL && len == from->bak_len &&
+               memcmp(text, from->bak_text, len) == 0;
+        fsg_free(c, from->bak_text);
+        from->bak_text = NULL;
+    }
+    if (same)
+        err = fsg_manifest_clone(c, m, bak, FSG_SOURCE_USR);
+    else if (err == 0)
+        err = fsg_manifest_parse(c, text, len, FSG_SOURCE_USR, m, &off);
+    fsg_free(c, text);
+
+    /* Missing, the table starts as the backup's whatever the rule; unusable,
+     * only under the rule of a rebuild. */
+    if (err == FSG_ERR_NOMEM || (err < 0 && err != FSG_ERR_NOENT && rule != FSG_USR_REBUILD))
+        return err;
+    if (err < 0) {
         *seeded = true;
+        if (from != NULL) {
+            from->error = err;
+            from->offset = off;
+        }
+        if (bak == NULL) {
+            err = fsg_bak_load(c, &own, &off, NULL, NULL, NULL, NULL);
+            if (err == FSG_ERR_NOENT)
+                err = FSG_ERR_NOTPROTECTED; /* no table anywhere: nothing is protected */
+            bak = &own;
+        } else {
+            err = 0;
+        }
+        if (err == 0)
+            err = fsg_manifest_seed(c, m, bak);
+        fsg_manifest_free(c, &own);
     }
     if (err == 0)
         err = fsg_manifest_index(c, m, FSG_SOURCE_USR);

@@ -34,9 +34,7 @@ int fsg_sig_check(struct fsg_ctx *c, const char *text, size_t len, int *err)
     char *st;
     size_t sl;
 
-    *err = fsg_read_small(c, c->bak, FSG_SIG_NAME, 1024, &st, &sl);
-    if (fsg_err_transient(*err))
-        *err = fsg_read_small(c, c->bak, FSG_SIG_NAME, 1024, &st, &sl);
+    FSG_RETRY(*err, fsg_read_small(c, c->bak, FSG_SIG_NAME, 1024, &st, &sl));
     if (*err == FSG_ERR_NOENT)
         return FSG_SIG_MISSING;
     if (*err == FSG_ERR_FBIG || *err == FSG_ERR_NOTREG || *err == FSG_ERR_ISDIR)
