@@ -6,7 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 #include "fsguard_posix.h"
-#include "glob.h"
+#include "pattern.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
 #define _XOPEN_SOURCE 700
 #include "common.h"
 #include "fsguard_posix.h"
-#include "glob.h"
+#include "pattern.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
  * glob.c -- pattern matching for pack's --include and --exclude, with "**"
  * spanning directories (fnmatch has no "**").
  */
-#include "glob.h"
+#include "pattern.h"
 
 #include <string.h>
 
