@@ -62,7 +62,7 @@ static int protect_new(void *ctx, const char *name)
 {
     const struct fota_cli *fc = ctx;
     for (size_t i = 0; i < fc->nprotect; i++)
-        if (glob_match(fc->protect[i], name))
+        if (pattern_match(fc->protect[i], name))
             return 1;
     return 0;
 }

@@ -105,7 +105,7 @@ static int protect(void *ctx, const char *name)
     int chosen = pc->ninclude == 0 && pc->list_file == NULL;
 
     for (size_t i = 0; i < pc->ninclude; i++) {
-        if (glob_match(pc->include[i], name)) {
+        if (pattern_match(pc->include[i], name)) {
             pc->include_hits[i]++;
             chosen = 1;
         }
@@ -114,7 +114,7 @@ static int protect(void *ctx, const char *name)
     if (is_listed(pc, name))
         chosen = 1;
     for (size_t i = 0; i < pc->nexclude && chosen; i++)
-        if (glob_match(pc->exclude[i], name))
+        if (pattern_match(pc->exclude[i], name))
             chosen = 0;
     return chosen;
 }

@@ -1,6 +1,6 @@
 /*
- * glob.c -- pattern matching for pack's --include and --exclude, with "**"
- * spanning directories (fnmatch has no "**").
+ * pattern.c -- glob pattern matching for pack's --include and --exclude and
+ * fota's --protect, with "**" spanning directories (fnmatch has no "**").
  */
 #include "pattern.h"
 
@@ -94,7 +94,7 @@ static int match(const char *p, const char *n)
     return *n == '\0';
 }
 
-int glob_match(const char *pattern, const char *name)
+int pattern_match(const char *pattern, const char *name)
 {
     static const char root[] = "/usr/";
     if (pattern[0] == '/')

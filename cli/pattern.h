@@ -1,8 +1,9 @@
 /*
- * glob.h -- the pattern language of pack's --include and --exclude.
+ * pattern.h -- the glob patterns of pack's --include and --exclude and of
+ * fota's --protect.
  */
-#ifndef FSG_CLI_GLOB_H
-#define FSG_CLI_GLOB_H
+#ifndef FSG_CLI_PATTERN_H
+#define FSG_CLI_PATTERN_H
 
 /* Matches a /usr/... name against a pattern: "*" is any run of characters
  * but '/', "?" one character but '/', "[abc]" / "[a-z]" / "[!a-z]" a class,
@@ -10,6 +11,6 @@
  * at all (so "**" + "/x.py" matches "x.py"); "\" escapes the next character.
  * A pattern not starting with '/' is relative to /usr/. Returns non-zero on
  * a match. */
-int glob_match(const char *pattern, const char *name);
+int pattern_match(const char *pattern, const char *name);
 
 #endif
