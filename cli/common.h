@@ -86,6 +86,8 @@ int cmd_pack(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_fota(int argc, char **argv);
+/* boot, verify, calc and put (boot.c). */
+int cmd_device(int argc, char **argv);
 extern const char usage_pack[];
 extern const char usage_inspect[];
 
