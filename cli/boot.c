@@ -407,47 +407,14 @@ static void print_json_tail(struct printer *pr, const struct fsg_report *r, int 
 
 /* ---- commands ---- */
 
-struct device {
-    struct fsg_posix usr, bak;
-    struct fsg_posix_hasher hasher;
-    struct fsg_config cfg;
-    unsigned char buf[64 * 1024];
-};
-
-static int open_device(struct device *d, const struct opts *o)
-{
-    int err = fsg_posix_open(&d->bak, o->bak, 1);
-    if (err < 0) {
-        err_msg("%s: cannot open the backup partition: %s", o->bak, fsg_strerror(err));
-        return EXIT_OPERATIONAL;
-    }
-    err = fsg_posix_open(&d->usr, o->usr, 0);
-    if (err < 0) {
-        fsg_posix_close(&d->bak);
-        err_msg("%s: cannot open the user partition: %s", o->usr, fsg_strerror(err));
-        return EXIT_OPERATIONAL;
-    }
-    memset(&d->cfg, 0, sizeof d->cfg);
-    d->cfg.usr = &d->usr.port;
-    d->cfg.bak = &d->bak.port;
-    d->cfg.buf = d->buf;
-    d->cfg.buf_size = sizeof d->buf;
-    return 0;
-}
-
-static void close_device(struct device *d)
-{
-    fsg_posix_close(&d->usr);
-    fsg_posix_close(&d->bak);
-}
-
 static int cmd_boot(const struct opts *o, int flags)
 {
     static struct device d;
+    static struct fsg_posix_hasher hasher;
     struct printer pr;
     struct fsg_report r;
 
-    int code = open_device(&d, o);
+    int code = device_open(&d, &o->part, o->cmd);
     if (code != 0)
         return code;
     memset(&pr, 0, sizeof pr);
@@ -472,10 +439,10 @@ static int cmd_boot(const struct opts *o, int flags)
     d.cfg.event_ctx = &pr;
     d.cfg.pubkey = o->pubkey_file != NULL ? o->pubkey : NULL;
     /* Files are hashed on every core; judged in order, in this thread. */
-    d.hasher.p = &d.usr;
-    d.hasher.threads = o->jobs > 0 ? o->jobs : fsg_posix_cpus();
+    hasher.p = &d.usr;
+    hasher.threads = o->jobs > 0 ? o->jobs : fsg_posix_cpus();
     d.cfg.hash_files = fsg_posix_hash_files;
-    d.cfg.hash_ctx = &d.hasher;
+    d.cfg.hash_ctx = &hasher;
     int err = fsg_boot(&d.cfg, flags, &r);
     if (err < 0) {
         char why[8192];
@@ -507,7 +474,7 @@ static int cmd_boot(const struct opts *o, int flags)
     }
     cJSON_Delete(pr.entries);
     cJSON_Delete(pr.temps);
-    close_device(&d);
+    device_close(&d);
     return code;
 }
 
@@ -575,7 +542,7 @@ static int cmd_edit(const struct opts *o)
                 fsg_defect_str(defect));
         return EXIT_USAGE;
     }
-    int code = open_device(&d, o);
+    int code = device_open(&d, &o->part, o->cmd);
     if (code != 0)
         return code;
     memset(&rec, 0, sizeof rec);
@@ -588,7 +555,7 @@ static int cmd_edit(const struct opts *o)
         if (host_errno != 0) {
             put_safe(stderr, o->src);
             fprintf(stderr, ": %s; nothing changed\n", strerror(host_errno));
-            close_device(&d);
+            device_close(&d);
             return EXIT_OPERATIONAL;
         }
         put_safe(stderr, o->name);
@@ -599,7 +566,7 @@ static int cmd_edit(const struct opts *o)
                     "to rebuild it; nothing changed\n", o->usr);
         else
             fprintf(stderr, ": %s\n", fsg_strerror(err));
-        close_device(&d);
+        device_close(&d);
         return EXIT_OPERATIONAL;
     }
     /* A successful calc or put reports its entry (fsguard.h): rec holds it. */
@@ -614,7 +581,7 @@ static int cmd_edit(const struct opts *o)
     } else {
         printf("%s\n", fsg_sha256_format(sha, sh));
     }
-    close_device(&d);
+    device_close(&d);
     return EXIT_CLEAN;
 }
 

@@ -193,6 +193,33 @@ int partitions_resolve(struct partitions *p, const char *cmd, int both)
     return 0;
 }
 
+int device_open(struct device *d, const struct partitions *p, const char *cmd)
+{
+    int err = fsg_posix_open(&d->bak, p->bak, 1);
+    if (err < 0) {
+        err_msg("%s: %s: cannot open the backup partition: %s", cmd, p->bak, fsg_strerror(err));
+        return EXIT_OPERATIONAL;
+    }
+    err = fsg_posix_open(&d->usr, p->usr, 0);
+    if (err < 0) {
+        fsg_posix_close(&d->bak);
+        err_msg("%s: %s: cannot open the user partition: %s", cmd, p->usr, fsg_strerror(err));
+        return EXIT_OPERATIONAL;
+    }
+    memset(&d->cfg, 0, sizeof d->cfg);
+    d->cfg.usr = &d->usr.port;
+    d->cfg.bak = &d->bak.port;
+    d->cfg.buf = d->buf;
+    d->cfg.buf_size = sizeof d->buf;
+    return 0;
+}
+
+void device_close(struct device *d)
+{
+    fsg_posix_close(&d->usr);
+    fsg_posix_close(&d->bak);
+}
+
 int load_key(const char *cmd, const char *path, int want_secret,
              unsigned char key[FSG_SECKEY_LEN])
 {

@@ -5,6 +5,7 @@
 #define FSG_CLI_COMMON_H
 
 #include "fsguard.h"
+#include "fsguard_posix.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +34,19 @@ int partition_option(struct partitions *p, int argc, char **argv, int *i, const 
  * with both set, --usr and --bak are both needed; otherwise one is enough.
  * Returns 0 or EXIT_USAGE after a message. */
 int partitions_resolve(struct partitions *p, const char *cmd, int both);
+
+/* A device: both partitions open, and a configuration over them. */
+struct device {
+    struct fsg_posix usr, bak;
+    struct fsg_config cfg;  /* usr, bak and buf set; the rest zero */
+    unsigned char buf[64 * 1024];
+};
+/* Opens the partitions p names (resolved, both given), the backup one
+ * read-only, and sets d->cfg up over them. Returns 0, or EXIT_OPERATIONAL
+ * after "fsguard: CMD: DIR: cannot open the backup (or user) partition:
+ * REASON". */
+int device_open(struct device *d, const struct partitions *p, const char *cmd);
+void device_close(struct device *d);
 
 /* A malloc'd copy of s with control characters (and, with ascii, every byte
  * past 0x7e) written as \xNN; exits on allocation failure. */

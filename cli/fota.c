@@ -197,31 +197,15 @@ static int parse_fota(int argc, char **argv, struct fota_cli *fc)
 int cmd_fota(int argc, char **argv)
 {
     static struct fota_cli fc;
-    static unsigned char buf[64 * 1024];
-    struct fsg_posix usr, bak, upd;
-    struct fsg_config cfg;
+    static struct device d;
     int code = parse_fota(argc, argv, &fc);
 
     if (code != 0)
         return code < 0 ? EXIT_CLEAN : code;
-    int err = fsg_posix_open(&bak, fc.bak, 1);
-    if (err < 0) {
-        err_msg("fota: %s: cannot open the backup partition: %s", fc.bak, fsg_strerror(err));
-        return EXIT_OPERATIONAL;
-    }
-    err = fsg_posix_open(&usr, fc.usr, 0);
-    if (err < 0) {
-        fsg_posix_close(&bak);
-        err_msg("fota: %s: cannot open the user partition: %s", fc.usr, fsg_strerror(err));
-        return EXIT_OPERATIONAL;
-    }
-    memset(&cfg, 0, sizeof cfg);
-    cfg.usr = &usr.port;
-    cfg.bak = &bak.port;
-    cfg.buf = buf;
-    cfg.buf_size = sizeof buf;
-    cfg.on_event = on_fota_event;
-    cfg.event_ctx = &fc;
+    if ((code = device_open(&d, &fc.part, "fota")) != 0)
+        return code;
+    d.cfg.on_event = on_fota_event;
+    d.cfg.event_ctx = &fc;
     fc.files = cJSON_CreateArray();
     fc.refused = cJSON_CreateArray();
     cJSON *j = cJSON_CreateObject();
@@ -231,7 +215,7 @@ int cmd_fota(int argc, char **argv)
     if (strcmp(fc.sub, "status") == 0) {
         int state;
         unsigned long files;
-        err = fsg_fota_status(&cfg, &state, &files);
+        int err = fsg_fota_status(&d.cfg, &state, &files);
         if (err < 0) {
             err_msg("fota status: %s: %s", fc.usr, fsg_strerror(err));
             code = EXIT_OPERATIONAL;
@@ -256,12 +240,14 @@ int cmd_fota(int argc, char **argv)
         }
     } else {
         struct fsg_fota_report r;
-        if ((err = fsg_posix_open(&upd, fc.update, 1)) < 0) {
+        struct fsg_posix upd;
+        int err = fsg_posix_open(&upd, fc.update, 1);
+        if (err < 0) {
             err_msg("fota apply: %s: %s", fc.update, fsg_strerror(err));
             code = EXIT_OPERATIONAL;
             memset(&r, 0, sizeof r);
         } else {
-            err = fsg_fota_apply(&cfg, &upd.port, protect_new, &fc, &r);
+            err = fsg_fota_apply(&d.cfg, &upd.port, protect_new, &fc, &r);
             fsg_posix_close(&upd);
             code = err < 0 ? EXIT_OPERATIONAL : EXIT_CLEAN;
             if (err == FSG_ERR_INVAL)
@@ -303,7 +289,6 @@ int cmd_fota(int argc, char **argv)
         cJSON_Delete(j);
     cJSON_Delete(fc.files);
     cJSON_Delete(fc.refused);
-    fsg_posix_close(&usr);
-    fsg_posix_close(&bak);
+    device_close(&d);
     return code;
 }
