@@ -1,16 +1,14 @@
 /*
- * boot.c -- `fsguard boot` and `fsguard verify` (the check, printing the
- * library's events for people, --json for machines, with fsck-style exit
- * codes), and for now `fsguard calc` and `fsguard put` too, all four behind
- * one option parser.
+ * boot.c -- `fsguard boot` and `fsguard verify`: the check of every protected
+ * file (fsg_boot), printing the library's events and a summary for people,
+ * or one JSON report (--json) for machines, with fsck-style exit codes.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "commands.h"
 #include "common.h"
 #include "fsguard_posix.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,39 +50,6 @@ static const char usage_verify[] =
     "the one boot would return; --pubkey checks the backup's signature as boot does.\n"
     "\n";
 
-static const char usage_calc[] =
-    "Usage: fsguard calc (--root DIR | --usr DIR --bak DIR) /usr/PATH\n"
-    "\n"
-    "QuecPython's file_crc32.calc('/usr/PATH'): after a legitimate edit of a\n"
-    "protected file, hashes it, records the hash in the user checksum.json\n"
-    "(atomically, only if the table changes) and prints it as stored\n"
-    "(\"0x1c291ca3\").\n"
-    "An entry keeps the kinds of hash it has; for a \"sha256\"-only entry the\n"
-    "sha256 is printed (with --json: every hash the entry carries).\n"
-    "A file that is not listed in checksum.json, or does not exist, is an error\n"
-    "and changes nothing.\n"
-    "\n";
-
-static const char usage_put[] =
-    "Usage: fsguard put (--root DIR | --usr DIR --bak DIR) SRC /usr/PATH\n"
-    "\n"
-    "Replaces protected file /usr/PATH with the content of host file SRC so\n"
-    "that a power cut at any instant leaves the old or the new content, and the\n"
-    "next boot accepts whichever it finds (a plain copy followed by calc would\n"
-    "be reverted to the factory copy if the cut fell between the two). The new\n"
-    "content goes to a temporary file beside the target, is synced and\n"
-    "verified; its hash is recorded as pending in checksum.json; the file is\n"
-    "renamed into place and the directory synced; then the hash is committed.\n"
-    "Prints the new hash as stored (\"0x1c291ca3\"; as calc does for an entry\n"
-    "with a \"sha256\"). A name not listed in checksum.json is an error and\n"
-    "changes nothing.\n"
-    "\n";
-
-static const char usage_common[] =
-    "\nOptions:\n"
-    "  --json        print one JSON report on stdout\n"
-    "  --help        this text\n";
-
 static const char usage_pubkey[] =
     "  --pubkey KEY.pub  restore only from a backup checksum.json signed by this key\n"
     "  --jobs N      hash files on N threads, 1 to 16 (default: one per\n"
@@ -95,27 +60,18 @@ static const char exits_check[] =
     "\nExit codes: 0 nothing needed fixing, 1 damage found and all repaired,\n"
     "4 damage left unrepaired, 8 operational error, 16 usage error.\n";
 
-static const char exits_calc[] =
-    "\nExit codes: 0 hash recorded and printed, 8 error (nothing changed, but\n"
-    "for put failing in its very last step: the new file is then in place with\n"
-    "its hash pending, and the next boot commits it), 16 usage error.\n";
-
-struct opts {
-    const char *cmd;
-    struct partitions part;
+struct boot_cli {
+    struct device_cli dc;   /* first: its callbacks get it back */
     const char *usr, *bak;  /* resolved from part */
-    const char *name;   /* calc's and put's device name */
-    const char *src;    /* put's host file */
     const char *pubkey_file;
     unsigned char pubkey[FSG_SECKEY_LEN];
     int jobs;           /* threads hashing files; 0: one per core */
-    int json;
 };
 
 /* ---- reporting ---- */
 
 struct printer {
-    const struct opts *o;
+    const struct boot_cli *o;
     int dry;
     unsigned long nfiles;       /* files printed so far (JSON comma) */
     cJSON *entries, *temps;     /* gathered for the JSON report */
@@ -200,7 +156,7 @@ static void file_reason(const struct fsg_event *ev, char *out, size_t size)
     }
 }
 
-static const char *dir_of(const struct opts *o, int source)
+static const char *dir_of(const struct boot_cli *o, int source)
 {
     return source == FSG_SOURCE_BAK ? o->bak : o->usr;
 }
@@ -208,7 +164,7 @@ static const char *dir_of(const struct opts *o, int source)
 static void on_event(void *ctx, const struct fsg_event *ev)
 {
     struct printer *pr = ctx;
-    const struct opts *o = pr->o;
+    const struct boot_cli *o = pr->o;
     char reason[512];
 
     if (ev->kind == FSG_EVENT_ENTRY) {
@@ -223,7 +179,7 @@ static void on_event(void *ctx, const struct fsg_event *ev)
             fputs("\")", stderr);
         }
         fprintf(stderr, ": %s; skipped\n", fsg_defect_str(ev->defect));
-        if (o->json) {
+        if (o->dc.json) {
             cJSON *e = cJSON_CreateObject();
             cJSON_AddStringToObject(e, "manifest", ev->source == FSG_SOURCE_BAK ? "bak" : "usr");
             cJSON_AddNumberToObject(e, "index", (double)ev->index);
@@ -239,7 +195,7 @@ static void on_event(void *ctx, const struct fsg_event *ev)
         return;
     }
     if (ev->kind == FSG_EVENT_TEMP) {
-        if (o->json) {
+        if (o->dc.json) {
             cJSON_AddItemToArray(pr->temps, cJSON_CreateString(ev->name));
         } else {
             printf("%s  ", pr->dry ? "would remove" : "removed");
@@ -256,7 +212,7 @@ static void on_event(void *ctx, const struct fsg_event *ev)
     int notable = ev->status != FSG_STATUS_OK || ev->entry_added || ev->pending;
     if (notable)
         file_reason(ev, reason, sizeof reason);
-    if (o->json) {
+    if (o->dc.json) {
         cJSON *f = cJSON_CreateObject();
         char path[8192];
         snprintf(path, sizeof path, "%s/%s", o->usr, ev->name + 5);
@@ -312,7 +268,7 @@ static void usr_manifest_reason(const struct fsg_report *r, char *out, size_t si
 
 static void print_summary(const struct printer *pr, const struct fsg_report *r, int code)
 {
-    const struct opts *o = pr->o;
+    const struct boot_cli *o = pr->o;
     char why[256];
 
     if (r->fota != FSG_FOTA_NONE) {
@@ -327,7 +283,7 @@ static void print_summary(const struct printer *pr, const struct fsg_report *r, 
                    "back as they were\n", verb, r->fota_files);
     }
     if (r->feature != FSG_FEATURE_ENABLED) {
-        printf("fsguard %s: backup/restore is off: ", o->cmd);
+        printf("fsguard %s: backup/restore is off: ", o->dc.cmd);
         put_safe(stdout, o->bak);
         if (r->feature == FSG_FEATURE_NO_SWITCH)
             printf("/backup_restore.json does not exist");
@@ -357,7 +313,7 @@ static void print_summary(const struct printer *pr, const struct fsg_report *r, 
             printf("/checksum.json: %supdated with the new hashes\n", verb);
         }
     }
-    printf("fsguard %s: %lu files checked: %lu ok, %lu %s, %lu failed", o->cmd, r->files,
+    printf("fsguard %s: %lu files checked: %lu ok, %lu %s, %lu failed", o->dc.cmd, r->files,
            r->ok, r->restored, pr->dry ? "would be restored" : "restored", r->failed);
     if (r->bad_entries > 0)
         printf(", %lu bad checksum.json entries skipped", r->bad_entries);
@@ -407,24 +363,24 @@ static void print_json_tail(struct printer *pr, const struct fsg_report *r, int 
 
 /* ---- commands ---- */
 
-static int cmd_boot(const struct opts *o, int flags)
+static int check(const struct boot_cli *o, int flags)
 {
     static struct device d;
     static struct fsg_posix_hasher hasher;
     struct printer pr;
     struct fsg_report r;
 
-    int code = device_open(&d, &o->part, o->cmd);
+    int code = device_open(&d, &o->dc.part, o->dc.cmd);
     if (code != 0)
         return code;
     memset(&pr, 0, sizeof pr);
     pr.o = o;
     pr.dry = (flags & FSG_DRY_RUN) != 0;
-    if (o->json) {
+    if (o->dc.json) {
         pr.entries = cJSON_CreateArray();
         pr.temps = cJSON_CreateArray();
         cJSON *head = cJSON_CreateObject();
-        cJSON_AddStringToObject(head, "command", o->cmd);
+        cJSON_AddStringToObject(head, "command", o->dc.cmd);
         cJSON_AddStringToObject(head, "usr", o->usr);
         cJSON_AddStringToObject(head, "bak", o->bak);
         cJSON_AddBoolToObject(head, "dry_run", pr.dry);
@@ -458,12 +414,12 @@ static int cmd_boot(const struct opts *o, int flags)
             err_msg("%s/checksum.json: %s; the backup partition is unusable, nothing was "
                     "changed", o->bak, fsg_strerror(r.bak_manifest_error));
         else
-            err_msg("%s: %s: %s", o->cmd, o->usr, fsg_strerror(err));
+            err_msg("%s: %s: %s", o->dc.cmd, o->usr, fsg_strerror(err));
         code = EXIT_OPERATIONAL;
     } else {
         code = fsg_report_exit_code(&r);
     }
-    if (o->json) {
+    if (o->dc.json) {
         print_json_tail(&pr, &r, code);
         if (err < 0) {
             /* The report above is partial; say so for machines too. */
@@ -478,198 +434,61 @@ static int cmd_boot(const struct opts *o, int flags)
     return code;
 }
 
-/* Streams host file src into protected file name through fsg_put. */
-static int put_file(const struct fsg_config *cfg, const char *src, const char *name,
-                    uint32_t *crc, int *host_errno)
-{
-    static unsigned char chunk[64 * 1024];
-    struct fsg_put *put;
-    FILE *in = fopen(src, "rb");
-
-    if (in == NULL) {
-        *host_errno = errno;
-        return FSG_ERR_IO;
-    }
-    int err = fsg_put_begin(cfg, name, &put);
-    size_t n;
-    while (err == 0 && (n = fread(chunk, 1, sizeof chunk, in)) > 0)
-        err = fsg_put_write(put, chunk, n);
-    if (err == 0 && ferror(in)) {
-        *host_errno = errno != 0 ? errno : EIO;
-        err = FSG_ERR_IO;
-        fsg_put_abort(put);
-    } else if (err == 0) {
-        err = fsg_put_commit(put, crc);
-    } else if (put != NULL) {
-        fsg_put_abort(put);
-    }
-    fclose(in);
-    return err;
-}
-
-/* The entry calc or put recorded, as its FILE event tells. */
-struct recorded {
-    unsigned kinds;
-    uint32_t crc;
-    unsigned char sha[FSG_SHA256_LEN];
-};
-
-static void on_edit_event(void *ctx, const struct fsg_event *ev)
-{
-    struct recorded *rec = ctx;
-    if (ev->kind != FSG_EVENT_FILE)
-        return;
-    rec->kinds = ev->hashes;
-    rec->crc = ev->recorded;
-    if (ev->sha_recorded != NULL)
-        memcpy(rec->sha, ev->sha_recorded, sizeof rec->sha);
-}
-
-/* calc and put: record, or write and record, one protected file's hash. */
-static int cmd_edit(const struct opts *o)
-{
-    static struct device d;
-    struct recorded rec;
-    uint32_t crc;
-    char h[FSG_HASH_STRLEN], sh[FSG_SHA256_STRLEN];
-    int host_errno = 0;
-
-    int defect = fsg_name_check(o->name);
-    if (defect != FSG_DEFECT_NONE) {
-        fprintf(stderr, "fsguard: %s: \"", o->cmd);
-        put_escaped(stderr, o->name, 1);
-        fprintf(stderr, "\": %s (expected a device name like /usr/app/main.py)\n",
-                fsg_defect_str(defect));
-        return EXIT_USAGE;
-    }
-    int code = device_open(&d, &o->part, o->cmd);
-    if (code != 0)
-        return code;
-    memset(&rec, 0, sizeof rec);
-    d.cfg.on_event = on_edit_event;
-    d.cfg.event_ctx = &rec;
-    int err = o->src != NULL ? put_file(&d.cfg, o->src, o->name, &crc, &host_errno)
-                             : fsg_calc(&d.cfg, o->name, &crc);
-    if (err < 0) {
-        fprintf(stderr, "fsguard: %s: ", o->cmd);
-        if (host_errno != 0) {
-            put_safe(stderr, o->src);
-            fprintf(stderr, ": %s; nothing changed\n", strerror(host_errno));
-            device_close(&d);
-            return EXIT_OPERATIONAL;
-        }
-        put_safe(stderr, o->name);
-        if (err == FSG_ERR_NOTPROTECTED)
-            fprintf(stderr, ": not listed in %s/checksum.json; nothing changed\n", o->usr);
-        else if (err == FSG_ERR_CORRUPT)
-            fprintf(stderr, ": %s/checksum.json is not a valid JSON array; run 'fsguard boot' "
-                    "to rebuild it; nothing changed\n", o->usr);
-        else
-            fprintf(stderr, ": %s\n", fsg_strerror(err));
-        device_close(&d);
-        return EXIT_OPERATIONAL;
-    }
-    /* A successful calc or put reports its entry (fsguard.h): rec holds it. */
-    const unsigned char *sha = rec.kinds & FSG_HASH_SHA256 ? rec.sha : NULL;
-    if (o->json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "name", o->name);
-        json_add_hashes(j, "crc32", "sha256", rec.kinds, rec.crc, sha);
-        print_json(j, 1);
-    } else if (sha == NULL || (rec.kinds & FSG_HASH_CRC32)) {
-        printf("%s\n", fsg_hash_format(rec.crc, h));
-    } else {
-        printf("%s\n", fsg_sha256_format(sha, sh));
-    }
-    device_close(&d);
-    return EXIT_CLEAN;
-}
-
 /* ---- options ---- */
 
-static void print_help(const char *cmd)
-{
-    if (strcmp(cmd, "boot") == 0)
-        fputs(usage_boot, stdout);
-    else if (strcmp(cmd, "verify") == 0)
-        fputs(usage_verify, stdout);
-    else if (strcmp(cmd, "put") == 0)
-        fputs(usage_put, stdout);
-    else
-        fputs(usage_calc, stdout);
-    fputs(usage_partitions, stdout);
-    fputs(usage_common, stdout);
-    if (strcmp(cmd, "boot") == 0 || strcmp(cmd, "verify") == 0)
-        fputs(usage_pubkey, stdout);
-    int edit = strcmp(cmd, "calc") == 0 || strcmp(cmd, "put") == 0;
-    fputs(edit ? exits_calc : exits_check, stdout);
-}
+static const char *const help_boot[] = {usage_boot, usage_partitions, usage_options,
+                                        usage_pubkey, exits_check, NULL};
+static const char *const help_verify[] = {usage_verify, usage_partitions, usage_options,
+                                          usage_pubkey, exits_check, NULL};
 
-static int parse(int argc, char **argv, struct opts *o)
+/* --jobs N and --pubkey KEY.pub */
+static int boot_option(struct device_cli *dc, int argc, char **argv, int *i)
 {
-    const char *cmd = o->cmd;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        int taken = partition_option(&o->part, argc, argv, &i, cmd);
-        if (taken != 0) {
-            if (taken != 1)
-                return taken;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            print_help(cmd);
-            return -1;
-        } else if (strcmp(a, "--json") == 0) {
-            o->json = 1;
-        } else if (strcmp(a, "--jobs") == 0 &&
-                   (strcmp(cmd, "boot") == 0 || strcmp(cmd, "verify") == 0)) {
-            int code = 0;
-            const char *v = option_value(argc, argv, &i, cmd, &code);
-            if (v == NULL)
-                return code;
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end != '\0' || n < 1 || n > FSG_POSIX_MAX_THREADS)
-                return usage_error(cmd, "--jobs takes a number of threads from 1 to 16, not", v);
-            o->jobs = (int)n;
-        } else if (strcmp(a, "--pubkey") == 0 &&
-                   (strcmp(cmd, "boot") == 0 || strcmp(cmd, "verify") == 0)) {
-            int code = 0;
-            if ((o->pubkey_file = option_value(argc, argv, &i, cmd, &code)) == NULL)
-                return code;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error(cmd, "unknown option", a);
-        } else if (strcmp(cmd, "put") == 0 && o->src == NULL) {
-            o->src = a;
-        } else if ((strcmp(cmd, "calc") == 0 || strcmp(cmd, "put") == 0) && o->name == NULL) {
-            o->name = a;
-        } else {
-            return usage_error(cmd, "unexpected argument", a);
-        }
+    struct boot_cli *o = (struct boot_cli *)dc;
+    int code = 0;
+    const char *v;
+
+    if (strcmp(argv[*i], "--jobs") == 0) {
+        if ((v = option_value(argc, argv, i, dc->cmd, &code)) == NULL)
+            return code;
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*end != '\0' || n < 1 || n > FSG_POSIX_MAX_THREADS)
+            return usage_error(dc->cmd, "--jobs takes a number of threads from 1 to 16, not", v);
+        o->jobs = (int)n;
+        return 1;
     }
-    int code = partitions_resolve(&o->part, cmd, 1);
-    if (code != 0)
-        return code;
-    if (o->pubkey_file != NULL && (code = load_key(cmd, o->pubkey_file, 0, o->pubkey)) != 0)
-        return code;
-    o->usr = o->part.usr;
-    o->bak = o->part.bak;
-    if (strcmp(cmd, "put") == 0 && o->name == NULL)
-        return usage_error(cmd, "give the new content's file and the device name: "
-                                "put SRC /usr/PATH", NULL);
-    if (strcmp(cmd, "calc") == 0 && o->name == NULL)
-        return usage_error(cmd, "which file? give its device name, like /usr/app/main.py", NULL);
+    if (strcmp(argv[*i], "--pubkey") == 0) {
+        if ((o->pubkey_file = option_value(argc, argv, i, dc->cmd, &code)) == NULL)
+            return code;
+        return 1;
+    }
     return 0;
 }
-/* boot, verify, calc and put: their options, then the command. */
-int cmd_device(int argc, char **argv)
-{
-    static struct opts o;
-    const char *cmd = argv[1];
 
-    o.cmd = cmd;
-    int r = parse(argc, argv, &o);
-    if (r != 0)
-        return r < 0 ? EXIT_CLEAN : r;
-    if (strcmp(cmd, "calc") == 0 || strcmp(cmd, "put") == 0)
-        return cmd_edit(&o);
-    return cmd_boot(&o, strcmp(cmd, "verify") == 0 ? FSG_DRY_RUN : 0);
+static int boot_or_verify(int argc, char **argv, const char *cmd, int flags)
+{
+    static struct boot_cli o;
+
+    o.dc.cmd = cmd;
+    o.dc.help = flags & FSG_DRY_RUN ? help_verify : help_boot;
+    o.dc.option = boot_option;
+    int code = device_args(&o.dc, argc, argv, 2);
+    if (code == 0 && o.pubkey_file != NULL)
+        code = load_key(cmd, o.pubkey_file, 0, o.pubkey);
+    if (code != 0)
+        return code < 0 ? EXIT_CLEAN : code;
+    o.usr = o.dc.part.usr;
+    o.bak = o.dc.part.bak;
+    return check(&o, flags);
+}
+
+int cmd_boot(int argc, char **argv)
+{
+    return boot_or_verify(argc, argv, "boot", 0);
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    return boot_or_verify(argc, argv, "verify", FSG_DRY_RUN);
 }

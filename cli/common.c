@@ -20,6 +20,11 @@ const char usage_partitions[] =
     "                it is only ever read\n"
     "  --root DIR    the same as --usr DIR/usr --bak DIR/bak\n";
 
+const char usage_options[] =
+    "\nOptions:\n"
+    "  --json        print one JSON report on stdout\n"
+    "  --help        this text\n";
+
 /* A copy of s with control characters (and, with ascii, every byte past
  * 0x7e) written as \xNN: names come from files that may be hostile, must
  * not drive the terminal, and must not put invalid UTF-8 into JSON. */
@@ -171,6 +176,43 @@ int partition_option(struct partitions *p, int argc, char **argv, int *i, const 
         return usage_error(cmd, "a directory must follow", argv[*i]);
     *slot = argv[++*i];
     return 1;
+}
+
+int device_option(struct partitions *p, int *json, int argc, char **argv, int *i,
+                  const char *cmd)
+{
+    int taken = partition_option(p, argc, argv, i, cmd);
+    if (taken != 0)
+        return taken;
+    if (strcmp(argv[*i], "--help") == 0 || strcmp(argv[*i], "-h") == 0)
+        return OPT_HELP;
+    if (strcmp(argv[*i], "--json") != 0)
+        return 0;
+    *json = 1;
+    return 1;
+}
+
+int device_args(struct device_cli *dc, int argc, char **argv, int first)
+{
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        int taken = device_option(&dc->part, &dc->json, argc, argv, &i, dc->cmd);
+        if (taken == OPT_HELP) {
+            for (const char *const *h = dc->help; *h != NULL; h++)
+                fputs(*h, stdout);
+            return -1;
+        }
+        int option = a[0] == '-' && a[1] != '\0';
+        if (taken == 0 && option && dc->option != NULL)
+            taken = dc->option(dc, argc, argv, &i);
+        else if (taken == 0 && !option && dc->operand != NULL)
+            taken = dc->operand(dc, a);
+        if (taken == 0)
+            return usage_error(dc->cmd, option ? "unknown option" : "unexpected argument", a);
+        if (taken != 1)
+            return taken;
+    }
+    return partitions_resolve(&dc->part, dc->cmd, 1);
 }
 
 int partitions_resolve(struct partitions *p, const char *cmd, int both)

@@ -18,8 +18,10 @@ enum {
     EXIT_USAGE = 16
 };
 
-/* The --usr/--bak/--root part of a command's help. */
+/* The --usr/--bak/--root part of a command's help, and its --json and
+ * --help part. */
 extern const char usage_partitions[];
+extern const char usage_options[];
 
 /* The partition options every device command takes. */
 struct partitions {
@@ -34,6 +36,31 @@ int partition_option(struct partitions *p, int argc, char **argv, int *i, const 
  * with both set, --usr and --bak are both needed; otherwise one is enough.
  * Returns 0 or EXIT_USAGE after a message. */
 int partitions_resolve(struct partitions *p, const char *cmd, int both);
+/* The options every command on a device takes: the partitions
+ * (partition_option), --json (setting *json) and --help or -h. Returns 1
+ * when argv[*i] is one of them (advancing *i past a value), 0 when it is
+ * not, OPT_HELP for --help, or EXIT_USAGE after a message. */
+enum { OPT_HELP = -1 };
+int device_option(struct partitions *p, int *json, int argc, char **argv, int *i,
+                  const char *cmd);
+
+/* A command on a device's arguments, for device_args; the first member of
+ * the command's own options, which the callbacks get back. */
+struct device_cli {
+    const char *cmd;
+    struct partitions part;
+    int json;
+    const char *const *help;    /* --help prints these, in order; NULL ends */
+    /* Its own option argv[*i] (advancing *i past a value), or operand arg:
+     * 1 taken, 0 not its own (unknown option, unexpected argument), or an
+     * exit code after a message. Either may be NULL: none. */
+    int (*option)(struct device_cli *dc, int argc, char **argv, int *i);
+    int (*operand)(struct device_cli *dc, const char *arg);
+};
+/* Parses argv[first..] with device_option and dc's callbacks, then
+ * resolves both partitions. Returns 0, -1 after printing the help, or an
+ * exit code after a message. */
+int device_args(struct device_cli *dc, int argc, char **argv, int first);
 
 /* A device: both partitions open, and a configuration over them. */
 struct device {
@@ -96,12 +123,6 @@ void json_add_hashes(struct cJSON *o, const char *crc_key, const char *sha_key, 
  * and, when computed, "found_sha256" of a FILE event to o. */
 void json_add_found(struct cJSON *o, const struct fsg_event *ev);
 
-int cmd_pack(int argc, char **argv);
-int cmd_keygen(int argc, char **argv);
-int cmd_inspect(int argc, char **argv);
-int cmd_fota(int argc, char **argv);
-/* boot, verify, calc and put (boot.c). */
-int cmd_device(int argc, char **argv);
 extern const char usage_pack[];
 extern const char usage_inspect[];
 

@@ -4,6 +4,7 @@
  * transaction (fsg_fota_apply, fsg_fota_status).
  */
 #define _POSIX_C_SOURCE 200809L
+#include "commands.h"
 #include "common.h"
 #include "fsguard_posix.h"
 #include "pattern.h"

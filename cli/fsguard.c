@@ -1,10 +1,11 @@
 /*
- * fsguard.c -- the command-line tool: a thin consumer of libfsguard over two
- * directories (the user and backup partitions). It parses options, prints
- * the library's events for people (--json for machines) and maps the result
- * to fsck-style exit codes.
+ * fsguard.c -- the command-line tool's entry point: main, the table that
+ * dispatches to each command (commands.h; one file each), and the top-level
+ * help (fsguard --help) and --version. The tool is a thin consumer of
+ * libfsguard over two directories, the user and backup partitions.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "commands.h"
 #include "common.h"
 
 #include <stdio.h>
@@ -32,6 +33,15 @@ static const char usage_main[] =
     "\n"
     "Exit codes: 0 nothing needed fixing, 1 damage found and all repaired,\n"
     "4 damage left unrepaired, 8 operational error, 16 usage error.\n";
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"boot", cmd_boot}, {"verify", cmd_verify}, {"calc", cmd_calc},
+    {"put", cmd_put},   {"fota", cmd_fota},     {"pack", cmd_pack},
+    {"inspect", cmd_inspect}, {"keygen", cmd_keygen},
+};
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -45,16 +55,8 @@ int main(int argc, char **argv)
         printf("fsguard %s\n", FSG_VERSION);
         return EXIT_CLEAN;
     }
-    if (strcmp(cmd, "pack") == 0)
-        return cmd_pack(argc, argv);
-    if (strcmp(cmd, "inspect") == 0)
-        return cmd_inspect(argc, argv);
-    if (strcmp(cmd, "fota") == 0)
-        return cmd_fota(argc, argv);
-    if (strcmp(cmd, "keygen") == 0)
-        return cmd_keygen(argc, argv);
-    if (strcmp(cmd, "boot") != 0 && strcmp(cmd, "verify") != 0 && strcmp(cmd, "calc") != 0 &&
-        strcmp(cmd, "put") != 0)
-        return usage_error(NULL, "unknown command", cmd);
-    return cmd_device(argc, argv);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(argc, argv);
+    return usage_error(NULL, "unknown command", cmd);
 }

@@ -3,6 +3,7 @@
  * table for people or JSON for machines. Writes nothing.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "commands.h"
 #include "common.h"
 #include "fsguard_posix.h"
 

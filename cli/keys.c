@@ -2,6 +2,7 @@
  * keys.c -- `fsguard keygen`: a key pair for signed backups.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "commands.h"
 #include "common.h"
 
 #include <errno.h>

@@ -5,6 +5,7 @@
  * leaves an OUT that looks complete.
  */
 #define _XOPEN_SOURCE 700
+#include "commands.h"
 #include "common.h"
 #include "fsguard_posix.h"
 #include "pattern.h"
