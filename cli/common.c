@@ -192,14 +192,19 @@ int device_option(struct partitions *p, int *json, int argc, char **argv, int *i
     return 1;
 }
 
+void print_help(const char *const texts[])
+{
+    for (; *texts != NULL; texts++)
+        fputs(*texts, stdout);
+}
+
 int device_args(struct device_cli *dc, int argc, char **argv, int first)
 {
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         int taken = device_option(&dc->part, &dc->json, argc, argv, &i, dc->cmd);
         if (taken == OPT_HELP) {
-            for (const char *const *h = dc->help; *h != NULL; h++)
-                fputs(*h, stdout);
+            print_help(dc->help);
             return -1;
         }
         int option = a[0] == '-' && a[1] != '\0';

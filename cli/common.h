@@ -57,6 +57,8 @@ struct device_cli {
     int (*option)(struct device_cli *dc, int argc, char **argv, int *i);
     int (*operand)(struct device_cli *dc, const char *arg);
 };
+/* Prints texts (NULL ends them) on stdout: a command's help. */
+void print_help(const char *const texts[]);
 /* Parses argv[first..] with device_option and dc's callbacks, then
  * resolves both partitions. Returns 0, -1 after printing the help, or an
  * exit code after a message. */

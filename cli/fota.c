@@ -51,11 +51,10 @@ static const char usage_fota_tail[] =
     "status: 0 nothing pending, 1 an update is pending, 8 error, 16 usage.\n";
 
 struct fota_cli {
+    struct device_cli dc;   /* first: its callbacks get it back */
     const char *sub, *usr, *bak, *update;
-    struct partitions part;
     const char **protect;
     size_t nprotect;
-    int json;
     cJSON *files, *refused;
 };
 
@@ -87,7 +86,7 @@ static void on_fota_event(void *ctx, const struct fsg_event *ev)
         put_safe(stderr, ev->name + 4);
         fprintf(stderr, ": cannot be replaced: %s (fsguard never replaces a directory or "
                 "writes through a link)\n", fsg_strerror(ev->error));
-        if (fc->json) {
+        if (fc->dc.json) {
             cJSON *r = cJSON_CreateObject();
             cJSON_AddStringToObject(r, "name", ev->name);
             cJSON_AddItemToArray(fc->refused, r);
@@ -104,7 +103,7 @@ static void on_fota_event(void *ctx, const struct fsg_event *ev)
                     ? "reserved: checksum.json is fsguard's"
                 : ev->refusal == FSG_REFUSAL_UNREADABLE ? "cannot be read"
                                                         : fsg_defect_str(ev->defect));
-        if (fc->json) {
+        if (fc->dc.json) {
             char *n = escaped(ev->name, 1);
             cJSON *r = cJSON_CreateObject();
             cJSON_AddStringToObject(r, "path", n);
@@ -112,7 +111,7 @@ static void on_fota_event(void *ctx, const struct fsg_event *ev)
             free(n);
         }
     } else if (ev->kind == FSG_EVENT_FOTA) {
-        if (fc->json) {
+        if (fc->dc.json) {
             cJSON *f = cJSON_CreateObject();
             cJSON_AddStringToObject(f, "name", ev->name);
             cJSON_AddStringToObject(f, "crc32", fsg_hash_format(ev->recorded, h));
@@ -143,53 +142,57 @@ static const char *state_text(int state)
     }
 }
 
+static const char *const help_fota[] = {usage_fota, usage_partitions, usage_fota_tail, NULL};
+
+/* apply's --protect GLOB */
+static int fota_option(struct device_cli *dc, int argc, char **argv, int *i)
+{
+    struct fota_cli *fc = (struct fota_cli *)dc;
+    int code = 0;
+
+    if (strcmp(argv[*i], "--protect") != 0 || strcmp(fc->sub, "apply") != 0)
+        return 0;
+    const char *v = option_value(argc, argv, i, "fota", &code);
+    if (v == NULL)
+        return code;
+    fc->protect = realloc(fc->protect, (fc->nprotect + 1) * sizeof *fc->protect);
+    if (fc->protect == NULL)
+        return EXIT_OPERATIONAL;
+    fc->protect[fc->nprotect++] = v;
+    return 1;
+}
+
+/* apply's UPDATE_DIR */
+static int fota_operand(struct device_cli *dc, const char *arg)
+{
+    struct fota_cli *fc = (struct fota_cli *)dc;
+
+    if (strcmp(fc->sub, "apply") != 0 || fc->update != NULL)
+        return 0;
+    fc->update = arg;
+    return 1;
+}
+
 static int parse_fota(int argc, char **argv, struct fota_cli *fc)
 {
-    int code = 0;
     if (argc < 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
         if (argc < 3)
             return usage_error("fota", "which? give apply or status", NULL);
-        fputs(usage_fota, stdout);
-        fputs(usage_partitions, stdout);
-        fputs(usage_fota_tail, stdout);
+        print_help(help_fota);
         return -1;
     }
     fc->sub = argv[2];
     if (strcmp(fc->sub, "apply") != 0 && strcmp(fc->sub, "status") != 0)
         return usage_error("fota", "unknown subcommand", fc->sub);
-    for (int i = 3; i < argc; i++) {
-        const char *a = argv[i];
-        int taken = partition_option(&fc->part, argc, argv, &i, "fota");
-        if (taken != 0) {
-            if (taken != 1)
-                return taken;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage_fota, stdout);
-            fputs(usage_partitions, stdout);
-            fputs(usage_fota_tail, stdout);
-            return -1;
-        } else if (strcmp(a, "--json") == 0) {
-            fc->json = 1;
-        } else if (strcmp(a, "--protect") == 0 && strcmp(fc->sub, "apply") == 0) {
-            const char *v = option_value(argc, argv, &i, "fota", &code);
-            if (v == NULL)
-                return code;
-            fc->protect = realloc(fc->protect, (fc->nprotect + 1) * sizeof *fc->protect);
-            if (fc->protect == NULL)
-                return EXIT_OPERATIONAL;
-            fc->protect[fc->nprotect++] = v;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("fota", "unknown option", a);
-        } else if (strcmp(fc->sub, "apply") == 0 && fc->update == NULL) {
-            fc->update = a;
-        } else {
-            return usage_error("fota", "unexpected argument", a);
-        }
-    }
-    if ((code = partitions_resolve(&fc->part, "fota", 1)) != 0)
+    fc->dc.cmd = "fota";
+    fc->dc.help = help_fota;
+    fc->dc.option = fota_option;
+    fc->dc.operand = fota_operand;
+    int code = device_args(&fc->dc, argc, argv, 3);
+    if (code != 0)
         return code;
-    fc->usr = fc->part.usr;
-    fc->bak = fc->part.bak;
+    fc->usr = fc->dc.part.usr;
+    fc->bak = fc->dc.part.bak;
     if (strcmp(fc->sub, "apply") == 0 && fc->update == NULL)
         return usage_error("fota", "which update? give UPDATE_DIR", NULL);
     return 0;
@@ -203,7 +206,7 @@ int cmd_fota(int argc, char **argv)
 
     if (code != 0)
         return code < 0 ? EXIT_CLEAN : code;
-    if ((code = device_open(&d, &fc.part, "fota")) != 0)
+    if ((code = device_open(&d, &fc.dc.part, "fota")) != 0)
         return code;
     d.cfg.on_event = on_fota_event;
     d.cfg.event_ctx = &fc;
@@ -222,7 +225,7 @@ int cmd_fota(int argc, char **argv)
             code = EXIT_OPERATIONAL;
         } else {
             code = state == FSG_FOTA_NONE ? EXIT_CLEAN : EXIT_FIXED;
-            if (!fc.json) {
+            if (!fc.dc.json) {
                 printf("fsguard fota status: ");
                 if (state == FSG_FOTA_NONE)
                     printf("no update in progress\n");
@@ -268,7 +271,7 @@ int cmd_fota(int argc, char **argv)
             else if (err < 0)
                 err_msg("fota apply: %s after the commit point; the next boot finishes the "
                         "update", fsg_strerror(err));
-            else if (!fc.json)
+            else if (!fc.dc.json)
                 printf("fsguard fota apply: %lu files updated: %lu protected, %lu newly "
                        "protected, %lu unprotected\n",
                        r.files, r.protected_files, r.newly_protected, r.unprotected);
@@ -284,7 +287,7 @@ int cmd_fota(int argc, char **argv)
         cJSON_AddBoolToObject(j, "committed", r.committed);
     }
     cJSON_AddNumberToObject(j, "exit_code", code);
-    if (fc.json)
+    if (fc.dc.json)
         print_json(j, 0);
     else
         cJSON_Delete(j);

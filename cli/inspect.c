@@ -241,15 +241,14 @@ int cmd_inspect(int argc, char **argv)
 
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        int taken = partition_option(&part, argc, argv, &i, "inspect");
+        int taken = device_option(&part, &json, argc, argv, &i, "inspect");
+        if (taken == OPT_HELP) {
+            fputs(usage_inspect, stdout);
+            return EXIT_CLEAN;
+        }
         if (taken != 0) {
             if (taken != 1)
                 return taken;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage_inspect, stdout);
-            return EXIT_CLEAN;
-        } else if (strcmp(a, "--json") == 0) {
-            json = 1;
         } else if (strcmp(a, "--pubkey") == 0) {
             if ((pubkey_file = option_value(argc, argv, &i, "inspect", &code)) == NULL)
                 return code;
