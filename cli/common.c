@@ -1,7 +1,9 @@
 /*
- * common.c -- what the tool's commands share: escaping of untrusted names,
- * messages, option values, sizes. The library does the work; this is
- * presentation.
+ * common.c -- what the tool's commands share (common.h): messages with
+ * untrusted names escaped, option values and sizes, the partitions and the
+ * options of every command on a device, opening the device, key files,
+ * and the words and JSON of the reports. The library does the work; this
+ * is presentation.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"

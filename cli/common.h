@@ -1,5 +1,8 @@
 /*
- * common.h -- helpers shared by the fsguard tool's commands.
+ * common.h -- what the fsguard tool's commands share: exit codes, messages
+ * (with untrusted names escaped), option parsing, the partitions and the
+ * device over them, key files, and the words and JSON of the reports. The
+ * commands themselves are in commands.h.
  */
 #ifndef FSG_CLI_COMMON_H
 #define FSG_CLI_COMMON_H
@@ -10,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* ---- exit codes (fsck-style) ---- */
+
 enum {
     EXIT_CLEAN = 0,
     EXIT_FIXED = 1,
@@ -17,6 +22,29 @@ enum {
     EXIT_OPERATIONAL = 8,
     EXIT_USAGE = 16
 };
+
+/* ---- messages ---- */
+
+/* A malloc'd copy of s with control characters (and, with ascii, every byte
+ * past 0x7e) written as \xNN; exits on allocation failure. */
+char *escaped(const char *s, int ascii);
+void put_escaped(FILE *f, const char *s, int ascii);
+/* put_escaped without ascii: for names known to be valid UTF-8. */
+void put_safe(FILE *f, const char *s);
+/* "fsguard: " + the message + newline, on stderr. */
+void err_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "fsguard: CMD: MSG 'ARG'" and a hint; returns EXIT_USAGE. */
+int usage_error(const char *cmd, const char *msg, const char *arg);
+
+/* ---- options ---- */
+
+/* The value after option argv[*i], advancing *i; NULL (and *code set to
+ * EXIT_USAGE, after a message) when there is none. */
+const char *option_value(int argc, char **argv, int *i, const char *cmd, int *code);
+/* Parses a byte count with an optional K, M or G suffix (powers of 1024). */
+int parse_size(const char *s, uint64_t *out);
+
+/* ---- the partitions, and the options of every command on a device ---- */
 
 /* The --usr/--bak/--root part of a command's help, and its --json and
  * --help part. */
@@ -64,6 +92,8 @@ void print_help(const char *const texts[]);
  * exit code after a message. */
 int device_args(struct device_cli *dc, int argc, char **argv, int first);
 
+/* ---- the device ---- */
+
 /* A device: both partitions open, and a configuration over them. */
 struct device {
     struct fsg_posix usr, bak;
@@ -77,31 +107,7 @@ struct device {
 int device_open(struct device *d, const struct partitions *p, const char *cmd);
 void device_close(struct device *d);
 
-/* A malloc'd copy of s with control characters (and, with ascii, every byte
- * past 0x7e) written as \xNN; exits on allocation failure. */
-char *escaped(const char *s, int ascii);
-void put_escaped(FILE *f, const char *s, int ascii);
-/* put_escaped without ascii: for names known to be valid UTF-8. */
-void put_safe(FILE *f, const char *s);
-/* "fsguard: " + the message + newline, on stderr. */
-void err_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prints "fsguard: CMD: MSG 'ARG'" and a hint; returns EXIT_USAGE. */
-int usage_error(const char *cmd, const char *msg, const char *arg);
-/* The value after option argv[*i], advancing *i; NULL (and *code set to
- * EXIT_USAGE, after a message) when there is none. */
-const char *option_value(int argc, char **argv, int *i, const char *cmd, int *code);
-/* Parses a byte count with an optional K, M or G suffix (powers of 1024). */
-int parse_size(const char *s, uint64_t *out);
-/* "1234 bytes (1.2 KiB)" */
-const char *human_size(uint64_t n, char buf[64]);
-
-struct cJSON;
-/* Prints j on stdout (formatted unless compact) with a newline, then
- * deletes it. */
-void print_json(struct cJSON *j, int compact);
-
-const char *problem_text(int problem);
-const char *feature_text(int feature);
+/* ---- key files and signatures ---- */
 
 /* Reads key file path, which must hold a secret key (want_secret) or a
  * public one, into key. Returns 0, or EXIT_OPERATIONAL after a message. */
@@ -112,6 +118,14 @@ int load_key(const char *cmd, const char *path, int want_secret,
 const char *signature_text(int sig);
 void signature_reason(int sig, int err, const char *bak, const char *keyfile, char *out,
                       size_t size);
+
+/* ---- reports: words, sizes, hashes and JSON ---- */
+
+struct cJSON;
+
+/* enum fsg_problem and enum fsg_feature in words. */
+const char *problem_text(int problem);
+const char *feature_text(int feature);
 /* "crc32", "sha256" or "both". */
 const char *hash_kinds_text(unsigned kinds);
 /* A hash for a table column: the crc32, or "sha256:" and 12 hex digits. */
@@ -120,12 +134,14 @@ char *short_hash(unsigned kinds, uint32_t crc, const unsigned char *sha, char ou
  * sha is not NULL) to JSON object o. */
 void json_add_hashes(struct cJSON *o, const char *crc_key, const char *sha_key, unsigned kinds,
                      uint32_t crc, const unsigned char *sha);
+/* "1234 bytes (1.2 KiB)" */
+const char *human_size(uint64_t n, char buf[64]);
 
+/* Prints j on stdout (formatted unless compact) with a newline, then
+ * deletes it. */
+void print_json(struct cJSON *j, int compact);
 /* Adds "found" (the file's crc32 as found, or null when it was not read)
  * and, when computed, "found_sha256" of a FILE event to o. */
 void json_add_found(struct cJSON *o, const struct fsg_event *ev);
-
-extern const char usage_pack[];
-extern const char usage_inspect[];
 
 #endif

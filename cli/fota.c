@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char usage_fota[] =
+static const char usage_fota[] =
     "Usage: fsguard fota apply (--root DIR | --usr DIR --bak DIR) UPDATE_DIR\n"
     "                          [--protect GLOB]... [--json]\n"
     "       fsguard fota status (--root DIR | --usr DIR --bak DIR) [--json]\n"

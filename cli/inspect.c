@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char usage_inspect[] =
+static const char usage_inspect[] =
     "Usage: fsguard inspect (--root DIR | --usr DIR | --bak DIR) [--pubkey KEY.pub] [--json]\n"
     "\n"
     "Checks built partitions offline, writing nothing: every file listed in\n"

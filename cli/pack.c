@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char usage_pack[] =
+static const char usage_pack[] =
     "Usage: fsguard pack SRC --out OUT [OPTIONS]\n"
     "\n"
     "Builds the factory partitions from project tree SRC (the files as they\n"
