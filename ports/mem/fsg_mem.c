@@ -97,13 +97,6 @@ struct handle {
     size_t pos;
 };
 
-struct fault {
-    int kind;             /* enum fsg_mem_fault, 0 when disarmed */
-    int err;
-    unsigned long left;   /* calls until it fires */
-    bool fired;
-};
-
 struct fsg_mem {
     struct fsg_port port;
     struct node **slot;
@@ -111,8 +104,7 @@ struct fsg_mem {
     size_t hint;          /* no free slot below it */
     uint64_t seq;
     struct handle *handles;
-    unsigned long ops, mutations;
-    struct fault fault;
+    size_t capacity;      /* bytes of file data allowed; 0: no limit */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -413,6 +405,40 @@ static void close_down(const struct fsg_mem *m, size_t *keep)
     }
 }
 
+/* Applies the first k pending operations of directory x (room for them
+ * reserved in its durable table) and takes them off the list. */
+static void apply(struct fsg_mem *m, struct node *x, size_t k)
+{
+    for (size_t i = 0; i < k; i++) {
+        struct op *p = &x->ops.v[i];
+        switch (p->kind) {
+        case OP_ADD:
+            entv_put(m, &x->dur, p->name, p->ino);
+            p->name = NULL;
+            break;
+        case OP_DEL:
+            entv_del(m, &x->dur, p->name, strlen(p->name));
+            break;
+        case OP_MOVE:
+            entv_del(m, &x->dur, p->name, strlen(p->name));
+            entv_put(m, &x->dur, p->name2, p->ino);
+            p->name2 = NULL;
+            break;
+        default:
+            break;
+        }
+    }
+    /* Release them: only nodes below this directory can be freed by
+     * it, never the directory or its list. */
+    for (size_t i = 0; i < k; i++) {
+        free(x->ops.v[i].name);
+        free(x->ops.v[i].name2);
+        node_unref(m, x->ops.v[i].ino);
+    }
+    memmove(x->ops.v, x->ops.v + k, (x->ops.n - k) * sizeof *x->ops.v);
+    x->ops.n -= k;
+}
+
 /* Applies the first count[d] pending operations of every directory d to
  * its durable table and takes them off the list. Fails, changing nothing,
  * only when out of memory. */
@@ -422,49 +448,37 @@ static int commit(struct fsg_mem *m, const size_t *count)
         if (count[d] > 0 && m->slot[d] != NULL && entv_reserve(&m->slot[d]->dur, count[d]) < 0)
             return FSG_ERR_NOMEM;
     for (size_t d = 0; d < m->nslot; d++) {
-        size_t k = count[d];
-        struct node *x = m->slot[d];
         /* A directory whose last name went with an earlier one's
          * operations was freed with its list. */
-        if (k == 0 || x == NULL)
-            continue;
-        for (size_t i = 0; i < k; i++) {
-            struct op *p = &x->ops.v[i];
-            switch (p->kind) {
-            case OP_ADD:
-                entv_put(m, &x->dur, p->name, p->ino);
-                p->name = NULL;
-                break;
-            case OP_DEL:
-                entv_del(m, &x->dur, p->name, strlen(p->name));
-                break;
-            case OP_MOVE:
-                entv_del(m, &x->dur, p->name, strlen(p->name));
-                entv_put(m, &x->dur, p->name2, p->ino);
-                p->name2 = NULL;
-                break;
-            default:
-                break;
-            }
-        }
-        /* Release them: only nodes below this directory can be freed by
-         * it, never the directory or its list. */
-        for (size_t i = 0; i < k; i++) {
-            free(x->ops.v[i].name);
-            free(x->ops.v[i].name2);
-            node_unref(m, x->ops.v[i].ino);
-        }
-        memmove(x->ops.v, x->ops.v + k, (x->ops.n - k) * sizeof *x->ops.v);
-        x->ops.n -= k;
+        if (count[d] > 0 && m->slot[d] != NULL)
+            apply(m, m->slot[d], count[d]);
     }
+    return 0;
+}
+
+/* commit for one directory alone. */
+static int commit_one(struct fsg_mem *m, uint32_t dir, size_t k)
+{
+    if (entv_reserve(&N(m, dir)->dur, k) < 0)
+        return FSG_ERR_NOMEM;
+    apply(m, N(m, dir), k);
     return 0;
 }
 
 /* syncdir: all of dir's pending operations, and what they depend on. */
 static int commit_dir(struct fsg_mem *m, uint32_t dir)
 {
-    if (N(m, dir)->ops.n == 0)
+    const struct opv *o = &N(m, dir)->ops;
+    if (o->n == 0)
         return 0;
+    /* Without a rename across directories, the commit is the directory's
+     * own (and costs nothing per other directory, as the test's hands
+     * building 100,000 files need). */
+    size_t i = 0;
+    while (i < o->n && o->v[i].partner == NONE)
+        i++;
+    if (i == o->n)
+        return commit_one(m, dir, o->n);
     size_t *need = calloc(m->nslot, sizeof *need);
     if (need == NULL)
         return FSG_ERR_NOMEM;
@@ -633,40 +647,48 @@ static int do_rename(struct fsg_mem *m, uint32_t sd, const char *sb, size_t sbl,
 /* ------------------------------------------------------------------------ */
 /* The port.                                                                */
 
-/* Counts a call and applies an armed fault: returns the error the call
- * must fail with, or 0. */
-static int begin(struct fsg_mem *m)
+/* Bytes of file data held, for the capacity check: by every file the live
+ * namespace names, and by every file a handle holds open (as a file
+ * system frees a file's blocks when its last name and handle are gone). */
+static size_t live_bytes(const struct fsg_mem *m, uint32_t dir)
 {
-    struct fault *f = &m->fault;
-    m->ops++;
-    if (f->kind == 0)
-        return 0;
-    if (!f->fired) {
-        if (--f->left > 0)
-            return 0;
-        f->fired = true;
-        return f->err;
+    const struct entv *e = &N(m, dir)->live;
+    size_t n = 0;
+    for (size_t i = 0; i < e->n; i++) {
+        const struct node *x = N(m, e->v[i].ino);
+        if (x->type == FSG_TYPE_REG && x->opens == 0)
+            n += x->len;
+        else if (x->type == FSG_TYPE_DIR)
+            n += live_bytes(m, e->v[i].ino);
     }
-    if (f->kind == FSG_MEM_FAIL_ONCE) {
-        f->kind = 0;
-        return 0;
+    return n;
+}
+
+static size_t data_bytes(const struct fsg_mem *m)
+{
+    size_t n = live_bytes(m, ROOT);
+    /* Open files once each, named or not: a node counts at the first of
+     * its handles in the list. */
+    for (const struct handle *h = m->handles; h != NULL; h = h->next) {
+        const struct handle *g = m->handles;
+        while (g != h && g->node != h->node)
+            g = g->next;
+        if (g == h)
+            n += h->node->len;
     }
-    return f->err;
+    return n;
 }
 
 static int mem_open(void *ctx, const char *path, int mode, void **file)
 {
     struct fsg_mem *m = ctx;
-    int err = begin(m);
     uint32_t dir, ino;
     const char *base;
     size_t blen;
 
-    if (err < 0)
-        return err;
     if (!path_ok(path, false) || (mode != FSG_OPEN_READ && mode != FSG_OPEN_CREATE))
         return FSG_ERR_INVAL;
-    err = walk(m, path, &dir, &base, &blen);
+    int err = walk(m, path, &dir, &base, &blen);
     if (err < 0)
         return err;
     ino = lookup(m, dir, base, blen);
@@ -675,6 +697,8 @@ static int mem_open(void *ctx, const char *path, int mode, void **file)
             return FSG_ERR_NOENT;
         if (N(m, ino)->type == FSG_TYPE_DIR)
             return FSG_ERR_ISDIR;
+        if (N(m, ino)->type == FSG_TYPE_LINK)
+            return FSG_ERR_LOOP; /* as POSIX's O_NOFOLLOW */
         if (N(m, ino)->type != FSG_TYPE_REG)
             return FSG_ERR_NOTREG;
     } else if (ino != NONE) {
@@ -689,7 +713,6 @@ static int mem_open(void *ctx, const char *path, int mode, void **file)
             free(h);
             return err;
         }
-        m->mutations++;
     }
     h->node = N(m, ino);
     h->id = ino;
@@ -705,12 +728,9 @@ static int mem_open(void *ctx, const char *path, int mode, void **file)
 
 static long mem_read(void *ctx, void *file, void *buf, size_t size)
 {
-    struct fsg_mem *m = ctx;
     struct handle *h = file;
-    int err = begin(m);
 
-    if (err < 0)
-        return err;
+    (void)ctx;
     if (h->mode != FSG_OPEN_READ)
         return FSG_ERR_INVAL;
     struct node *x = h->node;
@@ -728,18 +748,17 @@ static int mem_write(void *ctx, void *file, const void *buf, size_t size)
 {
     struct fsg_mem *m = ctx;
     struct handle *h = file;
-    int err = begin(m);
 
-    if (err < 0)
-        return err;
     if (h->mode != FSG_OPEN_CREATE)
         return FSG_ERR_INVAL;
     struct node *x = h->node;
     if (size > 0) {
         if (size > SIZE_MAX - x->len - 1)
             return FSG_ERR_FBIG;
+        if (m->capacity != 0 && (size > m->capacity || data_bytes(m) > m->capacity - size))
+            return FSG_ERR_NOSPC;
         void *d = x->data, *w = x->wend;
-        err = grow(&d, &x->cap, x->len + size + 1, 1);
+        int err = grow(&d, &x->cap, x->len + size + 1, 1);
         x->data = d;
         if (err == 0)
             err = grow(&w, &x->wcap, x->nw + 1, sizeof *x->wend);
@@ -751,18 +770,14 @@ static int mem_write(void *ctx, void *file, const void *buf, size_t size)
         x->data[x->len] = '\0';
         x->wend[x->nw++] = x->len;
     }
-    m->mutations++;
     return 0;
 }
 
 static int mem_sync(void *ctx, void *file)
 {
-    struct fsg_mem *m = ctx;
     struct handle *h = file;
-    int err = begin(m);
 
-    if (err < 0)
-        return err;
+    (void)ctx;
     sync_data(h->node);
     return 0;
 }
@@ -785,23 +800,18 @@ static void handle_drop(struct fsg_mem *m, struct handle *h)
 
 static int mem_close(void *ctx, void *file)
 {
-    struct fsg_mem *m = ctx;
-    int err = begin(m);
-    handle_drop(m, file);
-    return err;
+    handle_drop(ctx, file);
+    return 0;
 }
 
 static int mem_stat(void *ctx, const char *path, struct fsg_stat *st)
 {
     struct fsg_mem *m = ctx;
-    int err = begin(m);
     uint32_t ino;
 
-    if (err < 0)
-        return err;
     if (!path_ok(path, false))
         return FSG_ERR_INVAL;
-    err = resolve(m, path, &ino);
+    int err = resolve(m, path, &ino);
     if (err < 0)
         return err;
     const struct node *x = N(m, ino);
@@ -815,14 +825,11 @@ static int mem_stat(void *ctx, const char *path, struct fsg_stat *st)
 static int mem_remove(void *ctx, const char *path)
 {
     struct fsg_mem *m = ctx;
-    int err = begin(m);
     uint32_t dir, ino;
     const char *base;
     size_t blen;
 
-    if (err < 0)
-        return err;
-    err = locate(m, path, &dir, &base, &blen);
+    int err = locate(m, path, &dir, &base, &blen);
     if (err < 0)
         return err;
     ino = lookup(m, dir, base, blen);
@@ -830,26 +837,19 @@ static int mem_remove(void *ctx, const char *path)
         return FSG_ERR_NOENT;
     if (N(m, ino)->type == FSG_TYPE_DIR)
         return FSG_ERR_ISDIR;
-    err = do_del(m, dir, base, blen);
-    if (err < 0)
-        return err;
-    m->mutations++;
-    return 0;
+    return do_del(m, dir, base, blen);
 }
 
 static int mem_rename(void *ctx, const char *from, const char *to)
 {
     struct fsg_mem *m = ctx;
-    int err = begin(m);
     uint32_t sd, dd, src, dst;
     const char *sb, *db;
     size_t sbl, dbl;
 
-    if (err < 0)
-        return err;
     if (!path_ok(to, false))
         return FSG_ERR_INVAL;
-    err = locate(m, from, &sd, &sb, &sbl);
+    int err = locate(m, from, &sd, &sb, &sbl);
     if (err < 0)
         return err;
     src = lookup(m, sd, sb, sbl);
@@ -865,33 +865,22 @@ static int mem_rename(void *ctx, const char *from, const char *to)
         return FSG_ERR_ISDIR;
     if (dst == src)
         return 0; /* the same name: nothing to do */
-    err = do_rename(m, sd, sb, sbl, dd, db, dbl);
-    if (err < 0)
-        return err;
-    m->mutations++;
-    return 0;
+    return do_rename(m, sd, sb, sbl, dd, db, dbl);
 }
 
 static int mem_mkdir(void *ctx, const char *path)
 {
     struct fsg_mem *m = ctx;
-    int err = begin(m);
     uint32_t dir, ino;
     const char *base;
     size_t blen;
 
-    if (err < 0)
-        return err;
-    err = locate(m, path, &dir, &base, &blen);
+    int err = locate(m, path, &dir, &base, &blen);
     if (err < 0)
         return err;
     if (lookup(m, dir, base, blen) != NONE)
         return FSG_ERR_EXIST;
-    err = do_add_new(m, dir, base, blen, FSG_TYPE_DIR, &ino);
-    if (err < 0)
-        return err;
-    m->mutations++;
-    return 0;
+    return do_add_new(m, dir, base, blen, FSG_TYPE_DIR, &ino);
 }
 
 /* The directory at path ("" the root), for syncdir and list. */
@@ -909,12 +898,9 @@ static int resolve_dir(const struct fsg_mem *m, const char *path, uint32_t *dir)
 static int mem_syncdir(void *ctx, const char *path)
 {
     struct fsg_mem *m = ctx;
-    int err = begin(m);
     uint32_t dir;
 
-    if (err < 0)
-        return err;
-    err = resolve_dir(m, path, &dir);
+    int err = resolve_dir(m, path, &dir);
     if (err < 0)
         return err;
     return commit_dir(m, dir);
@@ -924,12 +910,9 @@ static int mem_list(void *ctx, const char *path,
                     int (*fn)(void *arg, const char *name, int type), void *arg)
 {
     struct fsg_mem *m = ctx;
-    int err = begin(m);
     uint32_t dir;
 
-    if (err < 0)
-        return err;
-    err = resolve_dir(m, path, &dir);
+    int err = resolve_dir(m, path, &dir);
     if (err < 0)
         return err;
     /* A snapshot, so that fn may change the directory. */
@@ -1107,6 +1090,7 @@ struct fsg_mem *fsg_mem_clone(const struct fsg_mem *m)
     c->nslot = c->capslot = m->nslot;
     c->hint = m->nslot;
     c->seq = m->seq;
+    c->capacity = m->capacity;
     for (size_t i = 0; i < m->nslot; i++) {
         const struct node *x = m->slot[i];
         /* A node only an open handle holds is gone for the copy. */
@@ -1262,6 +1246,32 @@ int fsg_mem_symlink(struct fsg_mem *m, const char *path, const char *target)
     return commit_dir(m, dir);
 }
 
+int fsg_mem_special(struct fsg_mem *m, const char *path)
+{
+    uint32_t dir, ino;
+    const char *base;
+    size_t blen;
+
+    if (!path_ok(path, false))
+        return FSG_ERR_INVAL;
+    int err = make_parents(m, path, &dir, &base, &blen);
+    if (err < 0)
+        return err;
+    if (lookup(m, dir, base, blen) != NONE)
+        return FSG_ERR_EXIST;
+    err = do_add_new(m, dir, base, blen, FSG_TYPE_OTHER, &ino);
+    return err < 0 ? err : commit_dir(m, dir);
+}
+
+const char *fsg_mem_link_target(const struct fsg_mem *m, const char *path)
+{
+    uint32_t ino;
+    if (!path_ok(path, false) || resolve(m, path, &ino) < 0)
+        return NULL;
+    const struct node *x = N(m, ino);
+    return x->type == FSG_TYPE_LINK ? x->target : NULL;
+}
+
 int fsg_mem_remove(struct fsg_mem *m, const char *path)
 {
     uint32_t dir;
@@ -1313,38 +1323,11 @@ void fsg_mem_each(const struct fsg_mem *m, void (*fn)(void *arg, const char *pat
 }
 
 /* ------------------------------------------------------------------------ */
-/* Counters, faults, crashes.                                               */
+/* Capacity and crashes.                                                   */
 
-unsigned long fsg_mem_ops(const struct fsg_mem *m)
+void fsg_mem_set_capacity(struct fsg_mem *m, size_t bytes)
 {
-    return m->ops;
-}
-
-unsigned long fsg_mem_mutations(const struct fsg_mem *m)
-{
-    return m->mutations;
-}
-
-void fsg_mem_reset_counters(struct fsg_mem *m)
-{
-    m->ops = 0;
-    m->mutations = 0;
-}
-
-void fsg_mem_fault(struct fsg_mem *m, unsigned long n, int kind, int err)
-{
-    struct fault *f = &m->fault;
-    memset(f, 0, sizeof *f);
-    if (kind != FSG_MEM_POWER_CUT && kind != FSG_MEM_FAIL_ONCE && kind != FSG_MEM_FAIL_ALWAYS)
-        return;
-    f->kind = kind;
-    f->err = kind == FSG_MEM_POWER_CUT || err >= 0 ? FSG_ERR_IO : err;
-    f->left = n != 0 ? n : 1;
-}
-
-void fsg_mem_fault_clear(struct fsg_mem *m)
-{
-    memset(&m->fault, 0, sizeof m->fault);
+    m->capacity = bytes;
 }
 
 void fsg_mem_crash(struct fsg_mem *m, uint64_t seed)
@@ -1352,7 +1335,6 @@ void fsg_mem_crash(struct fsg_mem *m, uint64_t seed)
     uint64_t rng = seed;
 
     drop_handles(m);
-    fsg_mem_fault_clear(m);
 
     /* Names: a prefix of each directory's pending operations, renames
      * whole. */

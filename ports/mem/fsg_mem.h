@@ -25,8 +25,11 @@
  * Which prefixes a crash keeps is drawn from the seed given to
  * fsg_mem_crash, so a failing case replays exactly.
  *
- * The test's own hands (fsg_mem_put, ...) act durably at once and are not
- * counted as operations.
+ * The test's own hands (fsg_mem_put, ...) act durably at once.
+ *
+ * This is the one in-memory partition of the tests: the unit tests use it
+ * through tests/support (memport.h), with faults and counters from the
+ * wrapper port there.
  */
 #ifndef FSG_MEM_H
 #define FSG_MEM_H
@@ -47,7 +50,7 @@ struct fsg_mem *fsg_mem_new(void);
 void fsg_mem_free(struct fsg_mem *m);
 /* The port over it; valid until fsg_mem_free. */
 const struct fsg_port *fsg_mem_port(struct fsg_mem *m);
-/* A deep copy (both durable and volatile state, counters reset). */
+/* A deep copy (both durable and volatile state). */
 struct fsg_mem *fsg_mem_clone(const struct fsg_mem *m);
 
 /* ---- the test's hands: durable at once, not counted ---- */
@@ -61,36 +64,28 @@ const char *fsg_mem_get(const struct fsg_mem *m, const char *path, size_t *len);
 int fsg_mem_type(const struct fsg_mem *m, const char *path);
 int fsg_mem_mkdir(struct fsg_mem *m, const char *path);           /* with parents */
 int fsg_mem_symlink(struct fsg_mem *m, const char *path, const char *target);
+/* A special file ("other": device, FIFO, ...) at path; open refuses it. */
+int fsg_mem_special(struct fsg_mem *m, const char *path);
+/* The target of the link at path, or NULL if path is not a link. */
+const char *fsg_mem_link_target(const struct fsg_mem *m, const char *path);
 int fsg_mem_remove(struct fsg_mem *m, const char *path);          /* a directory with its content */
 /* Calls fn for every node now below the root, parents before children, each
  * directory's entries in byte order; path is relative ("a/b"). */
 void fsg_mem_each(const struct fsg_mem *m, void (*fn)(void *arg, const char *path, int type),
                   void *arg);
 
-/* ---- operations, faults and power cuts ---- */
-/* Port calls made so far (every callback counts, close included). */
-unsigned long fsg_mem_ops(const struct fsg_mem *m);
-/* Calls that changed state (create, write, rename, remove, mkdir) and took
- * effect so far. */
-unsigned long fsg_mem_mutations(const struct fsg_mem *m);
-void fsg_mem_reset_counters(struct fsg_mem *m);
+/* Total bytes of regular-file data the partition holds (every file still
+ * allocated counts, named or not); a write beyond fails with
+ * FSG_ERR_NOSPC, changing nothing. 0 (the default) means no limit. */
+void fsg_mem_set_capacity(struct fsg_mem *m, size_t bytes);
 
-enum fsg_mem_fault {
-    FSG_MEM_POWER_CUT = 1,  /* the n-th call and every later one fail with
-                               FSG_ERR_IO and change nothing: the power is
-                               gone; follow with fsg_mem_crash */
-    FSG_MEM_FAIL_ONCE,      /* the n-th call fails with err, changing nothing */
-    FSG_MEM_FAIL_ALWAYS     /* the n-th and every later call fail with err */
-};
-/* Arms a fault at the n-th call from now (n >= 1). close always releases
- * its handle, even when it fails. */
-void fsg_mem_fault(struct fsg_mem *m, unsigned long n, int kind, int err);
-/* Disarms it (the power is back). */
-void fsg_mem_fault_clear(struct fsg_mem *m);
-
+/* ---- power cuts ----
+ * The port counts nothing and fails nothing by itself: faults, counters
+ * and traces come from a wrapper port put over it (tests/support/
+ * faultport.h). A power cut there is "every call from the n-th on fails
+ * with FSG_ERR_IO and changes nothing", followed by fsg_mem_crash here. */
 /* Power loss: open handles are dropped and the partition becomes what the
- * crash model keeps, drawn from seed. Clears any fault. What survives is
- * durable. */
+ * crash model keeps, drawn from seed. What survives is durable. */
 void fsg_mem_crash(struct fsg_mem *m, uint64_t seed);
 /* Makes everything durable, as after a clean shutdown (no crash choices). */
 void fsg_mem_sync_all(struct fsg_mem *m);

@@ -3,8 +3,9 @@
  *
  * For each scenario (a boot repairing each kind of damage, calc, put, ...):
  * count the storage operations of a clean run; then for every operation i,
- * rerun with the power cut at i (fsg_mem's crash model, several seeds), or
- * with an I/O error at i (once, or from then on); reboot (a full boot on
+ * rerun with the power cut at i (the wrapper port failing every call from i
+ * on, then fsg_mem's crash model, several seeds), or with an I/O error at i
+ * (once, or from then on); reboot (a full boot on
  * what survived) and check that
  *  - the boot runs and the user checksum.json is valid,
  *  - every protected file holds a version it legitimately had, never a mix,
@@ -20,6 +21,7 @@
  * Built against a deliberately broken core (FSG_TEST_BREAK), the program
  * passes only if the sweep catches the breakage: proof that it can fail.
  */
+#include "faultport.h"
 #include "fsg_mem.h"
 #include "fsguard.h"
 
@@ -44,8 +46,11 @@ struct allowed {
     int n;
 };
 
+/* The two partitions, each seen through a wrapper port (fusr, fbak) that
+ * counts the calls and injects the faults. */
 struct dev {
     struct fsg_mem *usr, *bak;
+    struct faultport *fusr, *fbak;
 };
 
 struct scenario {
@@ -139,6 +144,8 @@ static void write_manifest(struct fsg_mem *m, const char *path, const char *name
     cJSON_Delete(arr);
 }
 
+static struct dev dev_clone(const struct dev *d);
+
 /* The standard device: five protected files, factory everywhere. */
 static struct dev standard(void)
 {
@@ -159,27 +166,34 @@ static struct dev standard(void)
         fsg_mem_put(base.bak, "backup_restore.json", "{\"enable\": 1}\n", 14);
         *b = base;
     }
-    struct dev d = {fsg_mem_clone(base.usr), fsg_mem_clone(base.bak)};
-    return d;
+    return dev_clone(b);
 }
 
 static void dev_free(struct dev *d)
 {
+    faultport_free(d->fusr);
+    faultport_free(d->fbak);
     fsg_mem_free(d->usr);
     fsg_mem_free(d->bak);
 }
 
 static struct dev dev_clone(const struct dev *d)
 {
-    struct dev c = {fsg_mem_clone(d->usr), fsg_mem_clone(d->bak)};
+    struct dev c = {fsg_mem_clone(d->usr), fsg_mem_clone(d->bak), NULL, NULL};
+    if (c.usr == NULL || c.bak == NULL ||
+        (c.fusr = faultport_new(fsg_mem_port(c.usr))) == NULL ||
+        (c.fbak = faultport_new(fsg_mem_port(c.bak))) == NULL) {
+        fputs("test_crash: out of memory\n", stderr);
+        abort();
+    }
     return c;
 }
 
 static void config(struct fsg_config *cfg, const struct dev *d)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->usr = fsg_mem_port(d->usr);
-    cfg->bak = fsg_mem_port(d->bak);
+    cfg->usr = faultport_port(d->fusr);
+    cfg->bak = faultport_port(d->fbak);
 }
 
 /* ---- scenarios ---- */
@@ -490,7 +504,7 @@ static void check_after(struct dev *d, const struct scenario *sc)
     struct allowed a[NFILES];
 
     config(&cfg, d);
-    fsg_mem_reset_counters(d->bak);
+    faultport_reset_ops(d->fbak);
     int err = fsg_boot(&cfg, 0, &r);
     if (err < 0) {
         fail("the reboot failed: %s", fsg_strerror(err));
@@ -543,15 +557,15 @@ static void check_after(struct dev *d, const struct scenario *sc)
     cJSON_Delete(table);
 
     /* Nothing more to do: a second boot writes nothing. */
-    fsg_mem_reset_counters(d->usr);
+    faultport_reset_ops(d->fusr);
     err = fsg_boot(&cfg, 0, &r);
-    if (err < 0 || fsg_report_exit_code(&r) != 0 || fsg_mem_mutations(d->usr) != 0)
+    if (err < 0 || fsg_report_exit_code(&r) != 0 || faultport_mutations(d->fusr) != 0)
         fail("%s", "a second boot was not a no-op");
     struct tmp_count t = {0, ""};
     fsg_mem_each(d->usr, count_tmp, &t);
     if (t.n > 0)
         fail("temporary file %s is left", t.first);
-    if (fsg_mem_mutations(d->bak) != 0)
+    if (faultport_mutations(d->fbak) != 0)
         fail("%s", "the backup partition was written");
     if (sc->extra != NULL)
         sc->extra(d);
@@ -579,22 +593,20 @@ static void one_run(const struct dev *prepared, const struct scenario *sc, int m
     int before = failures;
     config(&cfg, &d);
     int bak = mode >= MODE_BAK_EIO_ONCE;
-    struct fsg_mem *target = bak ? d.bak : d.usr;
-    int kind = mode == MODE_CRASH ? FSG_MEM_POWER_CUT
-               : (mode == MODE_EIO_ONCE || mode == MODE_NOSPC_ONCE || mode == MODE_BAK_EIO_ONCE)
-                   ? FSG_MEM_FAIL_ONCE
-                   : FSG_MEM_FAIL_ALWAYS;
+    struct faultport *target = bak ? d.fbak : d.fusr;
+    /* A power cut: the at-th call and every later one fail with
+     * FSG_ERR_IO, changing nothing; then the crash. */
+    int once = mode == MODE_EIO_ONCE || mode == MODE_NOSPC_ONCE || mode == MODE_BAK_EIO_ONCE;
     int err = (mode == MODE_NOSPC_ONCE || mode == MODE_NOSPC_ALWAYS) ? FSG_ERR_NOSPC : FSG_ERR_IO;
-    fsg_mem_reset_counters(d.bak);
-    fsg_mem_fault(target, at, kind, err);
+    faultport_reset_ops(d.fbak);
+    faultport_fail_at(target, at, err, !once);
     (void)sc->run(&d, &cfg);    /* may fail: that is the point */
-    if (fsg_mem_mutations(d.bak) != 0)
+    if (faultport_mutations(d.fbak) != 0)
         fail("%s", "the backup partition was written");
+    faultport_fail_clear(target);
     if (mode == MODE_CRASH) {
         fsg_mem_crash(d.usr, seed);
         fsg_mem_crash(d.bak, seed);
-    } else {
-        fsg_mem_fault_clear(target);
     }
     check_after(&d, sc);
     if (failures > before)
@@ -614,9 +626,9 @@ static void sweep_finishing_boot(const struct scenario *sc, const struct dev *pr
         struct dev d = dev_clone(prepared);
         struct fsg_config cfg;
         config(&cfg, &d);
-        fsg_mem_fault(d.usr, at, FSG_MEM_POWER_CUT, 0);
+        faultport_fail_at(d.fusr, at, FSG_ERR_IO, 1); /* the power cut */
         (void)sc->run(&d, &cfg);
-        fsg_mem_fault_clear(d.usr);
+        faultport_fail_clear(d.fusr);
         fsg_mem_sync_all(d.usr); /* everything written up to the cut survived */
         int state;
         unsigned long files;
@@ -629,9 +641,9 @@ static void sweep_finishing_boot(const struct scenario *sc, const struct dev *pr
         struct dev clean = dev_clone(&d);
         struct fsg_config ccfg;
         config(&ccfg, &clean);
-        fsg_mem_reset_counters(clean.usr);
+        faultport_reset_ops(clean.fusr);
         (void)r_boot(&clean, &ccfg);
-        unsigned long nboot = fsg_mem_ops(clean.usr);
+        unsigned long nboot = faultport_ops(clean.fusr)->total;
         dev_free(&clean);
         struct scenario inner = *sc;
         char id[64];
@@ -663,10 +675,10 @@ static void sweep(const struct scenario *sc, int deep)
     struct dev clean = dev_clone(&prepared);
     struct fsg_config cfg;
     config(&cfg, &clean);
-    fsg_mem_reset_counters(clean.usr);
-    fsg_mem_reset_counters(clean.bak);
+    faultport_reset_ops(clean.fusr);
+    faultport_reset_ops(clean.fbak);
     int err = sc->run(&clean, &cfg);
-    unsigned long nusr = fsg_mem_ops(clean.usr), nbak = fsg_mem_ops(clean.bak);
+    unsigned long nusr = faultport_ops(clean.fusr)->total, nbak = faultport_ops(clean.fbak)->total;
     snprintf(current, sizeof current, "%s:clean:0:0", sc->id);
     if (err < 0 && (replay == NULL || strcmp(replay, current) == 0))
         fail("the clean run failed: %s", fsg_strerror(err));

@@ -1,8 +1,11 @@
 /*
  * test_mem.c -- tests of the crash-simulating in-memory port itself
- * (ports/mem/fsg_mem.h): the port's semantics, the crash model, faults,
- * counters, clones and the test's hands.
+ * (ports/mem/fsg_mem.h): the port's semantics, the crash model, clones,
+ * capacity and the test's hands; and the power cut as the sweeps make it,
+ * with the wrapper port (tests/support/faultport.h) failing the calls and
+ * counting them.
  */
+#include "faultport.h"
 #include "fsg_mem.h"
 
 #include <stdio.h>
@@ -49,9 +52,34 @@ static int passed, failed;
 
 /* ---- helpers over the port ---- */
 
+/* While wrapped is set, the helpers below reach it through the wrapper
+ * port wrap. */
+static struct fsg_mem *wrapped;
+static struct faultport *wrap;
+
 static const struct fsg_port *P(struct fsg_mem *m)
 {
-    return fsg_mem_port(m);
+    return m == wrapped ? faultport_port(wrap) : fsg_mem_port(m);
+}
+
+static void wrap_begin(struct fsg_mem *m)
+{
+    wrapped = m;
+    wrap = faultport_new(fsg_mem_port(m));
+    if (wrap == NULL)
+        abort();
+}
+
+static void wrap_end(void)
+{
+    faultport_free(wrap);
+    wrap = NULL;
+    wrapped = NULL;
+}
+
+static unsigned long ops_of(void)
+{
+    return faultport_ops(wrap)->total;
 }
 
 static int p_create(struct fsg_mem *m, const char *path, void **h)
@@ -224,7 +252,7 @@ static void test_semantics(void)
     CHECK_EQ(p_mkdir(m, "lnk"), FSG_ERR_EXIST);
 
     /* open READ: regular files only */
-    CHECK_EQ(p_openr(m, "lnk", &h), FSG_ERR_NOTREG);
+    CHECK_EQ(p_openr(m, "lnk", &h), FSG_ERR_LOOP);
     CHECK_EQ(p_openr(m, "d", &h), FSG_ERR_ISDIR);
     CHECK_EQ(p_openr(m, "nope", &h), FSG_ERR_NOENT);
     CHECK_EQ(p_openr(m, "nope/x", &h), FSG_ERR_NOENT);
@@ -757,8 +785,9 @@ static void test_faults(void)
     const char *s_pc;
 
     CHECK_EQ(fsg_mem_put(m, "f", "data", 4), 0);
-    fsg_mem_reset_counters(m);
-    fsg_mem_fault(m, 3, FSG_MEM_POWER_CUT, 0);
+    wrap_begin(m);
+    /* The power cut: the 3rd call and every later one fail with EIO. */
+    faultport_fail_at(wrap, 3, FSG_ERR_IO, 1);
     CHECK_EQ(p_stat(m, "f", &st), 0);                    /* 1 */
     CHECK_EQ(p_create(m, "pc", &h), 0);                  /* 2 */
     CHECK_EQ(p_write(m, h, "lost"), FSG_ERR_IO);         /* 3: the power is gone */
@@ -771,49 +800,53 @@ static void test_faults(void)
     void *h2 = NULL;
     CHECK_EQ(p_create(m, "q", &h2), FSG_ERR_IO);
     CHECK_EQ(p_close(m, h), FSG_ERR_IO);                 /* but the handle is freed */
-    CHECK_EQ(fsg_mem_ops(m), 11);
-    CHECK_EQ(fsg_mem_mutations(m), 1);
+    CHECK_EQ(ops_of(), 11);
+    CHECK_EQ(faultport_mutations(wrap), 1);
+    CHECK_EQ(faultport_open_handles(wrap), 0);
     CHECK_EQ(fsg_mem_type(m, "q"), 0);
     CHECK_EQ(fsg_mem_type(m, "dir"), 0);
     CHECK_EQ(fsg_mem_type(m, "g"), 0);
     CHECK_STR(m, "f", "data");
     CHECK_STR(m, "pc", "");
+    faultport_fail_clear(wrap);
     fsg_mem_crash(m, 1);                                 /* power back */
     CHECK_EQ(p_stat(m, "f", &st), 0);
     s_pc = fsg_mem_get(m, "pc", NULL);                   /* never synced into "": */
     CHECK(s_pc == NULL || strcmp(s_pc, "") == 0);        /* there or not, and empty */
 
-    /* fault_clear also brings the power back */
-    fsg_mem_fault(m, 1, FSG_MEM_POWER_CUT, 0);
+    /* fail_clear alone brings the power back */
+    faultport_fail_at(wrap, 1, FSG_ERR_IO, 1);
     CHECK_EQ(p_stat(m, "f", &st), FSG_ERR_IO);
     CHECK_EQ(p_stat(m, "f", &st), FSG_ERR_IO);
-    fsg_mem_fault_clear(m);
+    faultport_fail_clear(wrap);
     CHECK_EQ(p_stat(m, "f", &st), 0);
 
-    /* FAIL_ONCE: the n-th call only, with no effect */
-    fsg_mem_reset_counters(m);
-    fsg_mem_fault(m, 2, FSG_MEM_FAIL_ONCE, FSG_ERR_NOSPC);
+    /* Once: the n-th call only, with no effect */
+    faultport_reset_ops(wrap);
+    faultport_fail_at(wrap, 2, FSG_ERR_NOSPC, 0);
     CHECK_EQ(p_mkdir(m, "d1"), 0);
     CHECK_EQ(p_mkdir(m, "d2"), FSG_ERR_NOSPC);
     CHECK_EQ(p_mkdir(m, "d3"), 0);
     CHECK_EQ(p_mkdir(m, "d2"), 0);
-    CHECK_EQ(fsg_mem_ops(m), 4);
-    CHECK_EQ(fsg_mem_mutations(m), 3);
+    CHECK_EQ(ops_of(), 4);
+    CHECK_EQ(faultport_mutations(wrap), 3);
 
-    /* FAIL_ALWAYS: from the n-th call on, until cleared */
-    fsg_mem_fault(m, 1, FSG_MEM_FAIL_ALWAYS, FSG_ERR_ACCES);
+    /* Persistent: from the n-th call on, until cleared */
+    faultport_fail_at(wrap, 1, FSG_ERR_ACCES, 1);
     CHECK_EQ(p_mkdir(m, "d4"), FSG_ERR_ACCES);
     CHECK_EQ(p_openr(m, "f", &h), FSG_ERR_ACCES);
     CHECK_EQ(p_remove(m, "f"), FSG_ERR_ACCES);
     CHECK_EQ(fsg_mem_type(m, "d4"), 0);
     CHECK_STR(m, "f", "data");
-    fsg_mem_fault_clear(m);
+    faultport_fail_clear(wrap);
     CHECK_EQ(p_mkdir(m, "d4"), 0);
 
     /* A fault on a close still releases the handle. */
     CHECK_EQ(p_openr(m, "f", &h), 0);
-    fsg_mem_fault(m, 1, FSG_MEM_FAIL_ONCE, FSG_ERR_IO);
+    faultport_fail_at(wrap, 1, FSG_ERR_IO, 0);
     CHECK_EQ(p_close(m, h), FSG_ERR_IO);
+    CHECK_EQ(faultport_open_handles(wrap), 0);
+    wrap_end();
     fsg_mem_free(m);
 }
 
@@ -826,8 +859,9 @@ static void test_counters(void)
 
     CHECK_EQ(fsg_mem_put(m, "f", "x", 1), 0);            /* hands: not counted */
     CHECK_EQ(fsg_mem_mkdir(m, "d"), 0);
-    CHECK_EQ(fsg_mem_ops(m), 0);
-    CHECK_EQ(fsg_mem_mutations(m), 0);
+    wrap_begin(m);
+    CHECK_EQ(ops_of(), 0);
+    CHECK_EQ(faultport_mutations(wrap), 0);
     CHECK_EQ(p_create(m, "g", &h), 0);                   /* mutation */
     CHECK_EQ(p_write(m, h, "ab"), 0);                    /* mutation */
     CHECK_EQ(p_sync(m, h), 0);
@@ -844,16 +878,17 @@ static void test_counters(void)
     CHECK_EQ(p_mkdir(m, "e"), FSG_ERR_EXIST);            /* failed: counted, no mutation */
     CHECK_EQ(p_remove(m, "nope"), FSG_ERR_NOENT);
     CHECK_EQ(p_create(m, "f", &h), FSG_ERR_EXIST);
-    CHECK_EQ(fsg_mem_ops(m), 16);
-    CHECK_EQ(fsg_mem_mutations(m), 5);
-    fsg_mem_reset_counters(m);
-    CHECK_EQ(fsg_mem_ops(m), 0);
-    CHECK_EQ(fsg_mem_mutations(m), 0);
+    CHECK_EQ(ops_of(), 16);
+    CHECK_EQ(faultport_mutations(wrap), 5);
+    faultport_reset_ops(wrap);
+    CHECK_EQ(ops_of(), 0);
+    CHECK_EQ(faultport_mutations(wrap), 0);
     /* Counting goes on across a crash. */
     CHECK_EQ(p_mkdir(m, "k"), 0);
     fsg_mem_crash(m, 3);
-    CHECK_EQ(fsg_mem_ops(m), 1);
-    CHECK_EQ(fsg_mem_mutations(m), 1);
+    CHECK_EQ(ops_of(), 1);
+    CHECK_EQ(faultport_mutations(wrap), 1);
+    wrap_end();
     fsg_mem_free(m);
 }
 
@@ -862,12 +897,11 @@ static void test_counters(void)
 static void test_clone(void)
 {
     struct fsg_mem *a = busy();
-    fsg_mem_reset_counters(a);
-    p_mkdir(a, "counted");
+    p_mkdir(a, "made");
     struct fsg_mem *b = fsg_mem_clone(a);
     CHECK(b != NULL);
-    CHECK_EQ(fsg_mem_ops(b), 0);
-    CHECK_EQ(fsg_mem_mutations(b), 0);
+    CHECK_EQ(fsg_mem_type(b, "made"), FSG_TYPE_DIR);
+    CHECK_EQ(fsg_mem_type(b, "nothing"), 0);
     CHECK(fsg_mem_port(b)->ctx == b);
     char *da = dump(a), *db = dump(b);
     CHECK(strcmp(da, db) == 0);
@@ -925,6 +959,7 @@ static void test_hands(void)
     void *h;
     char buf[8];
 
+    wrap_begin(m); /* to count what the port sees */
     CHECK_EQ(fsg_mem_type(m, ""), FSG_TYPE_DIR);
     CHECK_EQ(fsg_mem_put(m, "a/b/c.txt", "abc", 3), 0);     /* with parents */
     CHECK_EQ(fsg_mem_type(m, "a"), FSG_TYPE_DIR);
@@ -982,7 +1017,8 @@ static void test_hands(void)
     w.text[0] = '\0';
     fsg_mem_each(m, walk_fn, &w);
     CHECK(strcmp(w.text, "2:a 2:a/b 1:a/b/c.txt ") == 0);
-    CHECK_EQ(fsg_mem_ops(m), 3);
+    CHECK_EQ(ops_of(), 3); /* the hands are not port calls */
+    wrap_end();
     fsg_mem_free(m);
 }
 

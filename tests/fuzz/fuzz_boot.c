@@ -8,6 +8,7 @@
  * signature that is not good, or a dry run, means nothing is written at
  * all.
  */
+#include "faultport.h"
 #include "fsg_mem.h"
 #include "fsguard.h"
 
@@ -63,27 +64,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fsg_mem_put(bak, "checksum.json.sig", line, strlen(line));
     }
 
+    /* Seen through the wrapper port, which counts what changed. */
+    struct faultport *fusr = faultport_new(fsg_mem_port(usr));
+    struct faultport *fbak = faultport_new(fsg_mem_port(bak));
+    if (fusr == NULL || fbak == NULL)
+        abort();
     struct fsg_config cfg;
     struct fsg_report r;
     memset(&cfg, 0, sizeof cfg);
-    cfg.usr = fsg_mem_port(usr);
-    cfg.bak = fsg_mem_port(bak);
+    cfg.usr = faultport_port(fusr);
+    cfg.bak = faultport_port(fbak);
     cfg.pubkey = which >= 4 ? pk : NULL;
-    fsg_mem_reset_counters(bak);
-    fsg_mem_reset_counters(usr);
     for (int run = 0; run < 3; run++) {
         int err = fsg_boot(&cfg, run == 0 ? FSG_DRY_RUN : 0, &r);
         /* A signature that is not good stops boot before any write. */
         if ((err == FSG_ERR_SIGNATURE) !=
             (r.signature != FSG_SIG_GOOD && r.signature != FSG_SIG_UNCHECKED))
             abort();
-        if (err == FSG_ERR_SIGNATURE && fsg_mem_mutations(usr) != 0)
+        if (err == FSG_ERR_SIGNATURE && faultport_mutations(fusr) != 0)
             abort();
-        if (run == 0 && fsg_mem_mutations(usr) != 0)
+        if (run == 0 && faultport_mutations(fusr) != 0)
             abort(); /* a dry run writes nothing at all */
     }
-    if (fsg_mem_mutations(bak) != 0)
+    if (faultport_mutations(fbak) != 0)
         abort(); /* the backup partition must never be written */
+    faultport_free(fusr);
+    faultport_free(fbak);
     fsg_mem_free(usr);
     fsg_mem_free(bak);
     return 0;

@@ -211,12 +211,12 @@ static void test_memport(void)
     CHECK_EQ_INT(p->stat(p->ctx, "d", &st), FSG_ERR_IO);
     CHECK_EQ_INT(p->stat(p->ctx, "d", &st), 0);
     CHECK_EQ_INT(memport_ops(mp)->total, 3);
-    CHECK_EQ_INT(memport_ops(mp)->calls[MP_OP_STAT], 3);
-    memport_fail_kind(mp, MP_OP_CLOSE, 1, FSG_ERR_IO, 1);
+    CHECK_EQ_INT(memport_ops(mp)->calls[FP_OP_STAT], 3);
+    memport_fail_kind(mp, FP_OP_CLOSE, 1, FSG_ERR_IO, 1);
     CHECK_EQ_INT(p->open(p->ctx, "d/h", FSG_OPEN_CREATE, &f), 0);
     CHECK_EQ_INT(p->close(p->ctx, f), FSG_ERR_IO);
     CHECK_EQ_INT(memport_open_handles(mp), 0);
-    memport_fail_kind(mp, MP_OP_CREATE, 1, FSG_ERR_NOSPC, 0);
+    memport_fail_kind(mp, FP_OP_CREATE, 1, FSG_ERR_NOSPC, 0);
     CHECK_EQ_INT(p->open(p->ctx, "d/i", FSG_OPEN_CREATE, &f), FSG_ERR_NOSPC);
     CHECK_EQ_INT(memport_exists(mp, "d/i"), 0);
     CHECK_EQ_INT(memport_faults_hit(mp), 3);
@@ -263,7 +263,7 @@ static void expect_switch(const char *text, int is_dir, int feature, int feature
     /* Only one look, for an update to settle (.fsg-fota): nothing read
      * beyond it, nothing written. */
     CHECK_EQ_INT(memport_ops(d.usr)->total, 1);
-    CHECK_EQ_INT(memport_ops(d.usr)->calls[MP_OP_STAT], 1);
+    CHECK_EQ_INT(memport_ops(d.usr)->calls[FP_OP_STAT], 1);
     CHECK_EQ_INT(memport_mutating_calls(d.usr), 0);
     CHECK_EQ_INT(mpdev_count(&d, FSG_EVENT_FILE), 0);
     char *after = memport_dump(d.usr);
@@ -461,7 +461,7 @@ static void test_usr_manifest_read_retry(void)
         CHECK_EQ_INT(fsg_calc(&d.cfg, "/usr/a.py", &crc), 0);
         mpdev_reset(&d);
         /* The first read in the user partition is the manifest's. */
-        memport_fail_kind(d.usr, MP_OP_READ, 1, FSG_ERR_IO, persistent);
+        memport_fail_kind(d.usr, FP_OP_READ, 1, FSG_ERR_IO, persistent);
         d.record = 1;
         int ret = fsg_boot(&d.cfg, 0, &r);
         memport_fail_clear(d.usr);
@@ -931,7 +931,7 @@ static void test_hash_only(void)
     CHECK(strstr(memport_trace(d.usr), "a.py") == NULL);
     CHECK_EQ_INT(memport_ops(d.usr)->creates, 1);
     CHECK_EQ_INT(memport_ops(d.usr)->renames, 1);
-    CHECK_EQ_INT(memport_ops(d.bak)->calls[MP_OP_OPEN], 2); /* switch + manifest only */
+    CHECK_EQ_INT(memport_ops(d.bak)->calls[FP_OP_OPEN], 2); /* switch + manifest only */
     uint32_t crc = 0;
     CHECK_EQ_INT(mpdev_usr_crc(&d, "/usr/a.py", &crc), 1);
     CHECK_EQ_INT(crc, crc_of("print('a')\n"));
@@ -996,12 +996,12 @@ static void test_clean_boot(void)
     CHECK_EQ_INT(r.manifest_written, 0);
     CHECK_EQ_INT(fsg_report_exit_code(&r), 0);
     CHECK_EQ_INT(memport_mutating_calls(d.usr), 0);
-    CHECK_EQ_INT(memport_ops(d.usr)->calls[MP_OP_SYNCDIR], 0);
-    CHECK_EQ_INT(memport_ops(d.usr)->calls[MP_OP_SYNC], 0);
+    CHECK_EQ_INT(memport_ops(d.usr)->calls[FP_OP_SYNCDIR], 0);
+    CHECK_EQ_INT(memport_ops(d.usr)->calls[FP_OP_SYNC], 0);
     char *after = memport_dump(d.usr);
     CHECK_EQ_STR(after, before);
     /* Backup copies are not even opened on a clean boot. */
-    CHECK_EQ_INT(memport_ops(d.bak)->calls[MP_OP_OPEN], 2);
+    CHECK_EQ_INT(memport_ops(d.bak)->calls[FP_OP_OPEN], 2);
     CHECK_EQ_INT(mpdev_count(&d, FSG_EVENT_FILE), NSTD);
     CHECK_EQ_INT(d.nev, NSTD);
     for (size_t i = 0; i < d.nev && i < NSTD; i++) {
@@ -1216,8 +1216,8 @@ static void test_dry_run(void)
     CHECK_EQ_INT(mpdev_count(&dry, FSG_EVENT_TEMP), mpdev_count(&real, FSG_EVENT_TEMP));
     /* The dry run did not even try to write. */
     CHECK_EQ_INT(memport_mutating_calls(dry.usr), 0);
-    CHECK_EQ_INT(memport_ops(dry.usr)->calls[MP_OP_SYNCDIR], 0);
-    CHECK_EQ_INT(memport_ops(dry.usr)->calls[MP_OP_SYNC], 0);
+    CHECK_EQ_INT(memport_ops(dry.usr)->calls[FP_OP_SYNCDIR], 0);
+    CHECK_EQ_INT(memport_ops(dry.usr)->calls[FP_OP_SYNC], 0);
     char *after = memport_dump(dry.usr);
     CHECK_EQ_STR(after, before);
     check_port_hygiene(&dry);

@@ -514,7 +514,7 @@ static void test_abort(void)
     CHECK_EQ_INT(stage_str(tx, "/usr/main.py", 0, MAIN_NEW), 0);
     CHECK_EQ_INT(fsg_fota_add(tx, "/usr/big.bin", 0), 0);
     CHECK_EQ_INT(fsg_fota_write(tx, big_new, 1000), 0);
-    memport_fail_kind(f.d.usr, MP_OP_WRITE, 1, FSG_ERR_IO, 0);
+    memport_fail_kind(f.d.usr, FP_OP_WRITE, 1, FSG_ERR_IO, 0);
     CHECK_EQ_INT(fsg_fota_write(tx, big_new + 1000, 1000), FSG_ERR_IO);
     memport_fail_clear(f.d.usr);
     CHECK_EQ_INT(fsg_fota_write(tx, big_new + 2000, 1000), FSG_ERR_IO);
@@ -529,7 +529,7 @@ static void test_abort(void)
     fx_reset(&f);
     CHECK_EQ_INT(fsg_fota_begin(&f.d.cfg, &tx), 0);
     CHECK_EQ_INT(fsg_fota_add(tx, "/usr/main.py", 0), 0);
-    memport_fail_kind(f.d.usr, MP_OP_WRITE, 1, FSG_ERR_IO, 0);
+    memport_fail_kind(f.d.usr, FP_OP_WRITE, 1, FSG_ERR_IO, 0);
     CHECK_EQ_INT(fsg_fota_write(tx, MAIN_NEW, sizeof MAIN_NEW - 1), FSG_ERR_IO);
     memport_fail_clear(f.d.usr);
     fsg_fota_abort(tx);
@@ -766,7 +766,7 @@ static void make_committed(struct fx *f, unsigned long place_renames)
      * checksum.json.new, the journal (the commit point), then placing: two
      * for a file set aside and replaced (main.py, cfg/app.json), two for a
      * created one (its gone/ marker, then the file: n/new.txt). */
-    memport_fail_kind(f->d.usr, MP_OP_RENAME, 4 + place_renames + 1, FSG_ERR_IO, 1);
+    memport_fail_kind(f->d.usr, FP_OP_RENAME, 4 + place_renames + 1, FSG_ERR_IO, 1);
     memset(&rep, 0x55, sizeof rep);
     CHECK_EQ_INT(fsg_fota_commit(tx, &rep), FSG_ERR_IO);
     CHECK_EQ_INT(rep.committed, 1);

@@ -143,9 +143,9 @@ static int run_inspect(struct dev *d, int source, int other_null, struct rec *r,
     int ret = fsg_inspect(&cfg, source, rep);
     CHECK_EQ_INT(memport_mutating_calls(d->usr), 0);
     CHECK_EQ_INT(memport_mutating_calls(d->bak), 0);
-    CHECK_EQ_INT(memport_ops(d->usr)->calls[MP_OP_SYNC] + memport_ops(d->usr)->calls[MP_OP_SYNCDIR] +
-                     memport_ops(d->bak)->calls[MP_OP_SYNC] +
-                     memport_ops(d->bak)->calls[MP_OP_SYNCDIR],
+    CHECK_EQ_INT(memport_ops(d->usr)->calls[FP_OP_SYNC] + memport_ops(d->usr)->calls[FP_OP_SYNCDIR] +
+                     memport_ops(d->bak)->calls[FP_OP_SYNC] +
+                     memport_ops(d->bak)->calls[FP_OP_SYNCDIR],
                  0);
     /* Only the inspected partition is touched at all. */
     if (source == FSG_SOURCE_BAK)
@@ -608,13 +608,13 @@ static void test_faults(void)
          * first file's open fails once: a read error gets one more try, so
          * nothing is reported damaged. */
         unsigned long first_file_open = src == FSG_SOURCE_BAK ? 3 : 2;
-        memport_fail_kind(mp, MP_OP_OPEN, first_file_open, FSG_ERR_IO, 0);
+        memport_fail_kind(mp, FP_OP_OPEN, first_file_open, FSG_ERR_IO, 0);
         CHECK_EQ_INT(run_inspect(&d, src, 1, &r, &rep), 0);
         CHECK_EQ_INT(rep.damaged, 0);
         CHECK_EQ_INT(rep.ok, d.listed);
         CHECK_EQ_INT(memport_faults_hit(mp), 1);
         /* From then on every open fails: each listed file is unreadable. */
-        memport_fail_kind(mp, MP_OP_OPEN, first_file_open, FSG_ERR_IO, 1);
+        memport_fail_kind(mp, FP_OP_OPEN, first_file_open, FSG_ERR_IO, 1);
         CHECK_EQ_INT(run_inspect(&d, src, 1, &r, &rep), 0);
         CHECK_EQ_INT(rep.damaged, d.listed);
         CHECK_EQ_INT(rep.ok, 0);
@@ -631,12 +631,12 @@ static void test_faults(void)
         memport_set_read_max(mp, 1000);
         memport_fail_clear(mp);
         CHECK_EQ_INT(run_inspect(&d, src, 1, &r, &rep), 0);
-        unsigned long nreads = memport_ops(mp)->calls[MP_OP_READ];
+        unsigned long nreads = memport_ops(mp)->calls[FP_OP_READ];
         CHECK_EQ_INT(rep.ok, d.listed);
         int found = 0;
         for (unsigned long n = 1; n <= nreads; n++) {
             /* Persistent: a one-off error is absorbed by the retry. */
-            memport_fail_kind(mp, MP_OP_READ, n, FSG_ERR_IO, 1);
+            memport_fail_kind(mp, FP_OP_READ, n, FSG_ERR_IO, 1);
             int ret = run_inspect(&d, src, 1, &r, &rep);
             if (ret == 0 && rep.damaged >= 1) {
                 const struct fsg_event *e = rec_find(&r, FSG_EVENT_FILE, "/usr/big.bin");

@@ -1074,8 +1074,8 @@ static void test_pack_output_faults(void)
     reset_all(&p);
     CHECK_EQ_INT(fsg_pack(&o, &rep), 0);
     unsigned long nops[2] = {memport_ops(p.usr)->total, memport_ops(p.bak)->total};
-    unsigned long nwrites[2] = {memport_ops(p.usr)->calls[MP_OP_WRITE],
-                                memport_ops(p.bak)->calls[MP_OP_WRITE]};
+    unsigned long nwrites[2] = {memport_ops(p.usr)->calls[FP_OP_WRITE],
+                                memport_ops(p.bak)->calls[FP_OP_WRITE]};
     CHECK(nops[0] > 20 && nops[1] > 20);
     char *ref = dump_pair(&p);
     unsigned long runs = 0, bad = 0;
@@ -1167,7 +1167,7 @@ static void test_pack_source_faults(void)
     reset_all(&p);
     CHECK_EQ_INT(fsg_pack(&o, &rep), 0);
     unsigned long nops = memport_ops(p.src)->total;
-    unsigned long nreads = memport_ops(p.src)->calls[MP_OP_READ];
+    unsigned long nreads = memport_ops(p.src)->calls[FP_OP_READ];
     CHECK(nreads > 6);
     unsigned long bad = 0;
 
@@ -1182,7 +1182,7 @@ static void test_pack_source_faults(void)
             if (kind == 0)
                 memport_fail_at(p.src, n, FSG_ERR_IO, 0);
             else
-                memport_fail_kind(p.src, MP_OP_READ, n, FSG_ERR_IO, 0);
+                memport_fail_kind(p.src, FP_OP_READ, n, FSG_ERR_IO, 0);
             int ret = fsg_pack(&o, &rep);
             /* A one-off error while a file is hashed is absorbed by the
              * retry (pack then succeeds); otherwise the pack fails. */

@@ -1014,7 +1014,7 @@ static int put_text(struct sdev *s, const char *name, const char *text, uint32_t
         return err;
     }
     if (fail_rename > 0)
-        memport_fail_kind(s->d.usr, MP_OP_RENAME, (unsigned long)fail_rename, FSG_ERR_IO, 0);
+        memport_fail_kind(s->d.usr, FP_OP_RENAME, (unsigned long)fail_rename, FSG_ERR_IO, 0);
     err = fsg_put_commit(p, crc);
     memport_fail_clear(s->d.usr);
     return err;
@@ -1217,7 +1217,7 @@ static void test_fota_sha(void)
         CHECK_EQ_INT(fsg_fota_add(tx, n2[i], p2[i]), 0);
         CHECK_EQ_INT(fsg_fota_write(tx, t2[i], strlen(t2[i])), 0);
     }
-    memport_fail_kind(s.d.usr, MP_OP_RENAME, 5, FSG_ERR_IO, 1);
+    memport_fail_kind(s.d.usr, FP_OP_RENAME, 5, FSG_ERR_IO, 1);
     CHECK(fsg_fota_commit(tx, &fr) < 0);
     memport_fail_clear(s.d.usr);
     CHECK_EQ_INT(memport_exists(s.d.usr, ".fsg-fota/journal.json"), FSG_TYPE_REG);
@@ -1391,7 +1391,7 @@ static void expect_refused(struct sdev *s, int flags, int sig, int line)
     CHECK_EQ_INT(memport_mutating_calls(s->d.usr), 0);
     CHECK_EQ_INT(memport_mutations(s->d.usr), 0);
     CHECK_EQ_STR(memport_trace(s->d.usr), "");
-    CHECK_EQ_INT(memport_ops(s->d.usr)->calls[MP_OP_SYNCDIR], 0);
+    CHECK_EQ_INT(memport_ops(s->d.usr)->calls[FP_OP_SYNCDIR], 0);
     CHECK_EQ_STR(before, after);
     CHECK_EQ_INT(r.files, 0);
     CHECK_EQ_INT(r.restored, 0);
@@ -1526,7 +1526,7 @@ static void test_signed_refused(void)
     /* Unreadable: every open after the table's fails. */
     put_sig(&s, good);
     sdev_reset(&s);
-    memport_fail_kind(s.d.bak, MP_OP_OPEN, 2, FSG_ERR_IO, 1);
+    memport_fail_kind(s.d.bak, FP_OP_OPEN, 2, FSG_ERR_IO, 1);
     char *before = dump_usr(&s);
     CHECK_EQ_INT(fsg_boot(&s.d.cfg, 0, &r), FSG_ERR_SIGNATURE);
     memport_fail_clear(s.d.bak);
@@ -1575,7 +1575,7 @@ static void test_signed_fota_pending(void)
     CHECK_EQ_INT(fsg_fota_write(tx, "y2\n", 3), 0);
     CHECK_EQ_INT(fsg_fota_add(tx, "/usr/x.py", 0), 0);
     CHECK_EQ_INT(fsg_fota_write(tx, "x2\n", 3), 0);
-    memport_fail_kind(s.d.usr, MP_OP_RENAME, 5, FSG_ERR_IO, 1);
+    memport_fail_kind(s.d.usr, FP_OP_RENAME, 5, FSG_ERR_IO, 1);
     CHECK(fsg_fota_commit(tx, &fr) < 0);
     memport_fail_clear(s.d.usr);
     CHECK_EQ_INT(memport_exists(s.d.usr, ".fsg-fota/journal.json"), FSG_TYPE_REG);

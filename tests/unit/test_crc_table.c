@@ -1,5 +1,5 @@
 /*
- * crc_table_main.c -- the portable CRC-32 backend (crc.c built with
+ * test_crc_table.c -- the portable CRC-32 backend (crc.c built with
  * FSG_CRC_TABLE) gives QuecPython's check values and the same CRC as a
  * bitwise computation and as libdeflate, whole or fed in pieces.
  */

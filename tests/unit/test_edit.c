@@ -1,7 +1,8 @@
 /*
- * test_calc.c -- fsg_calc, QuecPython's file_crc32.calc as documented:
- * hash one protected file and record that hash in the user checksum.json,
- * atomically and only if it changed; on any failure nothing is written.
+ * test_edit.c -- fsg_calc (src/edit.c), QuecPython's file_crc32.calc as
+ * documented: hash one protected file and record that hash in the user
+ * checksum.json, atomically and only if it changed; on any failure nothing
+ * is written.
  */
 #include "check.h"
 #include "fsg_internal.h"
@@ -218,7 +219,7 @@ static void test_failures(void)
     CHECK_EQ_INT(memport_mutating_calls(d.usr), 0);
     /* checksum.json, and d/c.py, which the port refuses to reach through
      * the link: nothing was opened elsewhere. */
-    CHECK_EQ_INT(memport_ops(d.usr)->calls[MP_OP_OPEN], 2);
+    CHECK_EQ_INT(memport_ops(d.usr)->calls[FP_OP_OPEN], 2);
     mpdev_free(&d);
 
     /* A user manifest that lacks an entry the backup has: not protected
@@ -315,7 +316,7 @@ static void test_write_errors(void)
     setup(&d);
     memport_put_str(d.usr, "a.py", "edited");
     char *old = xstrdup(memport_get(d.usr, "checksum.json", NULL));
-    memport_fail_kind(d.usr, MP_OP_WRITE, 1, FSG_ERR_NOSPC, 0);
+    memport_fail_kind(d.usr, FP_OP_WRITE, 1, FSG_ERR_NOSPC, 0);
     mpdev_reset(&d);
     CHECK_EQ_INT(fsg_calc(&d.cfg, "/usr/a.py", &crc), FSG_ERR_NOSPC);
     CHECK_EQ_INT(memport_faults_hit(d.usr), 1);
@@ -409,5 +410,5 @@ int main(void)
     test_manifest_invalid();
     test_write_errors();
     test_duplicate();
-    return check_done("test_calc");
+    return check_done("test_edit");
 }

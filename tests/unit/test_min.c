@@ -1,5 +1,5 @@
 /*
- * min_main.c -- the smallest core a device builds: FSG_NO_MALLOC,
+ * test_min.c -- the smallest core a device builds: FSG_NO_MALLOC,
  * FSG_NO_CRYPTO, FSG_NO_FOTA, FSG_SMALL and FSG_CRC_TABLE together, linked
  * without libsodium and libdeflate. Checks what the options change (an
  * allocator is required, "sha256" entries are refused, a key fails closed,
@@ -329,7 +329,7 @@ static void test_restore(void)
     CHECK_EQ_INT(mpdev_count(&t.d, FSG_EVENT_FILE), 4);
 
     /* Both written crash-safely through temporary siblings. */
-    const struct memport_ops *ops = memport_ops(t.d.usr);
+    const struct fp_ops *ops = memport_ops(t.d.usr);
     CHECK_EQ_INT(ops->creates, 2);
     CHECK_EQ_INT(ops->renames, 2);
     CHECK_EQ_INT(ops->mkdirs, 1);

@@ -1,0 +1,112 @@
+/*
+ * faultport.h -- a wrapper port for the tests: it wraps any struct fsg_port
+ * (the in-memory one of ports/mem, the POSIX one, a vendor's) and passes
+ * every call through, counting it, tracing what it changed, and failing or
+ * shaping it on demand: the n-th call failing (once or from then on), a
+ * write stored with a bit flipped, a read-only partition, short reads.
+ *
+ * A call the wrapper fails never reaches the inner port, so it changes
+ * nothing; close is the exception: the inner close runs (the handle is
+ * released) and the injected error is returned. A power cut is a fault at
+ * the n-th call with FSG_ERR_IO, persistent; with ports/mem, follow it
+ * with fsg_mem_crash.
+ *
+ * The wrapper checks every path before the inner port sees it (relative,
+ * '/'-separated, no ".", "..", or empty components; "" only for syncdir and
+ * list): a bad one fails with FSG_ERR_INVAL and is counted, so a test can
+ * assert the core never produced one.
+ */
+#ifndef FAULTPORT_H
+#define FAULTPORT_H
+
+#include "fsguard.h"
+
+#include <stddef.h>
+
+/* Kinds of callback call, for counters and targeted faults. open() counts
+ * as FP_OP_OPEN in FSG_OPEN_READ mode, as FP_OP_CREATE in FSG_OPEN_CREATE. */
+enum fp_op {
+    FP_OP_ANY = -1,
+    FP_OP_OPEN = 0,
+    FP_OP_CREATE,
+    FP_OP_READ,
+    FP_OP_WRITE,
+    FP_OP_SYNC,
+    FP_OP_CLOSE,
+    FP_OP_STAT,
+    FP_OP_REMOVE,
+    FP_OP_RENAME,
+    FP_OP_MKDIR,
+    FP_OP_SYNCDIR,
+    FP_OP_LIST,
+    FP_OP_COUNT
+};
+
+struct fp_ops {
+    unsigned long total;               /* every callback call */
+    unsigned long calls[FP_OP_COUNT];  /* calls by kind, failed ones included */
+    /* Mutations that took effect (calls the inner port completed). */
+    unsigned long creates, writes, renames, removes, mkdirs;
+};
+
+struct faultport;
+
+/* A wrapper over inner (which must outlive it); NULL if out of memory.
+ * Callbacks inner lacks stay NULL. */
+struct faultport *faultport_new(const struct fsg_port *inner);
+/* Frees the wrapper (and its record of handles still open; the inner port
+ * is not touched). */
+void faultport_free(struct faultport *fp);
+/* The wrapping port, to put in struct fsg_config. */
+const struct fsg_port *faultport_port(struct faultport *fp);
+
+/* ---- shaping ---- */
+/* With readonly set, every writing call (create, write, remove, rename,
+ * mkdir, syncdir) fails with FSG_ERR_ROFS. */
+void faultport_set_readonly(struct faultport *fp, int readonly);
+/* Every read asks the inner port for at most n bytes (short reads, as some
+ * file systems give); 0 means no limit. */
+void faultport_set_read_max(struct faultport *fp, size_t n);
+
+/* ---- counters and trace ---- */
+const struct fp_ops *faultport_ops(const struct faultport *fp);
+/* Zeroes the counters and empties the trace. */
+void faultport_reset_ops(struct faultport *fp);
+/* creates + writes + renames + removes + mkdirs that took effect. */
+unsigned long faultport_mutations(const struct faultport *fp);
+/* Calls of mutating kinds (create, write, rename, remove, mkdir), failed
+ * ones included: 0 means nothing even tried to write. */
+unsigned long faultport_mutating_calls(const struct faultport *fp);
+/* The mutations and syncs that took effect since the last reset, one line
+ * each: "create P", "write P N", "sync P", "rename P Q", "remove P",
+ * "mkdir P", "syncdir P" (P empty for the root). */
+const char *faultport_trace(const struct faultport *fp);
+/* Checks the crash-safe write protocol in the trace: every rename moves a
+ * file synced after its last write and is followed by a sync of the
+ * target's directory (before the next create or rename); every new
+ * directory is synced into its parent before anything else is created.
+ * Prints what breaks it to stderr; returns 1 if nothing does. */
+int faultport_protocol_ok(const struct faultport *fp);
+/* File handles currently open through the wrapper (a leak check: 0 after
+ * every core call). */
+unsigned long faultport_open_handles(const struct faultport *fp);
+/* Calls that received an invalid path. */
+unsigned long faultport_bad_paths(const struct faultport *fp);
+
+/* ---- fault injection ---- */
+/* The n-th callback call from now (n >= 1, every kind counted) fails with
+ * err; with persistent, so does every call after it. Replaces any earlier
+ * fault; n = 0 disarms. */
+void faultport_fail_at(struct faultport *fp, unsigned long n, int err, int persistent);
+/* The same, counting only calls of one kind (enum fp_op). */
+void faultport_fail_kind(struct faultport *fp, int kind, unsigned long n, int err,
+                         int persistent);
+/* The n-th write call from now (n >= 1) succeeds but hands the inner port
+ * its data with one bit flipped: silent corruption only a read-back sees. */
+void faultport_corrupt_write(struct faultport *fp, unsigned long n);
+/* Disarms both kinds of fault (the power is back). */
+void faultport_fail_clear(struct faultport *fp);
+/* Calls failed (or corrupted) by injection so far. */
+unsigned long faultport_faults_hit(const struct faultport *fp);
+
+#endif
