@@ -2,9 +2,13 @@
  * test_conformance.c -- the port conformance suite (fsg_conformance.c) run
  * against the two ports that ship: the POSIX port over a fresh directory
  * (with real symbolic links and a FIFO) and the in-memory port (with its
- * links). A firmware engineer runs the same suite against their own port.
+ * links and special files); and against the tests' wrapper port
+ * (tests/support/faultport.h) over each, which must pass everything the
+ * port under it passes. A firmware engineer runs the same suite against
+ * their own port.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "faultport.h"
 #include "fsg_conformance.h"
 #include "fsg_mem.h"
 #include "fsguard_posix.h"
@@ -46,6 +50,11 @@ static int mem_link(void *ctx, const char *path, const char *target)
     return fsg_mem_symlink(ctx, path, target);
 }
 
+static int mem_special(void *ctx, const char *path)
+{
+    return fsg_mem_special(ctx, path);
+}
+
 static void mem_say(void *ctx, const char *line)
 {
     (void)ctx;
@@ -85,72 +94,117 @@ static int report(const char *name, const struct fsg_conformance *t)
     return (int)t->failed;
 }
 
+/* The wrapper, run through the suite, must pass nothing wrong down and
+ * leave no handle open. */
+static int check_wrapper(const char *name, const struct faultport *fp)
+{
+    int failed = 0;
+    if (faultport_bad_paths(fp) != 0) {
+        printf("%s: %lu bad paths reached the wrapper\n", name, faultport_bad_paths(fp));
+        failed++;
+    }
+    if (faultport_open_handles(fp) != 0) {
+        printf("%s: %lu handles left open\n", name, faultport_open_handles(fp));
+        failed++;
+    }
+    if (faultport_ops(fp)->total == 0 || faultport_mutations(fp) == 0) {
+        printf("%s: the wrapper counted nothing\n", name);
+        failed++;
+    }
+    return failed;
+}
+
+/* The POSIX port over a new directory: as this kernel runs it (openat2
+ * where Linux has it) or, with walk, forced to walk paths component by
+ * component, as on kernels without openat2; with wrapped, through the
+ * wrapper port. */
+static int run_posix(int walk, int wrapped)
+{
+    int failed = 0;
+    struct fsg_conformance t;
+    char dir[] = "/tmp/fsg-conformance.XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    struct fsg_posix px;
+    const char *name = wrapped ? "wrapper over posix" : walk ? "posix (component walk)" : "posix";
+    struct px_ctx pc = {name, open(dir, O_RDONLY | O_DIRECTORY)};
+    if (pc.dirfd < 0 || fsg_posix_open(&px, dir, 0) < 0) {
+        perror(dir);
+        return 1;
+    }
+    if (walk)
+        px.walk_only = 1;
+    struct faultport *fp = wrapped ? faultport_new(&px.port) : NULL;
+    memset(&t, 0, sizeof t);
+    t.port = fp != NULL ? faultport_port(fp) : &px.port;
+    t.make_link = px_link;
+    t.make_special = px_special;
+    t.ctx = &pc;
+    t.say = px_say;
+    t.verbose = getenv("VERBOSE") != NULL;
+    fsg_conformance_run(&t);
+    failed += report(name, &t);
+    /* The suite must have run the link and FIFO checks here. */
+    if (t.skipped != 0) {
+        printf("%s port: %u checks skipped that must run here\n", name, t.skipped);
+        failed++;
+    }
+    if (fp != NULL)
+        failed += check_wrapper(name, fp);
+    faultport_free(fp);
+    fsg_posix_close(&px);
+    close(pc.dirfd);
+    char cmd[sizeof dir + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return failed;
+}
+
+/* The in-memory port, with wrapped through the wrapper port. */
+static int run_mem(int wrapped)
+{
+    int failed = 0;
+    struct fsg_conformance t;
+    const char *name = wrapped ? "wrapper over mem" : "mem";
+    struct fsg_mem *m = fsg_mem_new();
+    struct faultport *fp = wrapped ? faultport_new(fsg_mem_port(m)) : NULL;
+    memset(&t, 0, sizeof t);
+    t.port = fp != NULL ? faultport_port(fp) : fsg_mem_port(m);
+    t.make_link = mem_link;
+    t.make_special = mem_special;
+    t.ctx = m;
+    t.say = mem_say;
+    t.verbose = getenv("VERBOSE") != NULL;
+    fsg_conformance_run(&t);
+    failed += report(name, &t);
+    if (t.skipped != 0) {
+        printf("%s port: %u checks skipped that must run here\n", name, t.skipped);
+        failed++;
+    }
+    if (fp != NULL)
+        failed += check_wrapper(name, fp);
+    faultport_free(fp);
+    fsg_mem_free(m);
+    return failed;
+}
+
 int main(void)
 {
     int failed = 0;
     struct fsg_conformance t;
 
-    /* The POSIX port, over a new directory each time: as this kernel runs
-     * it (openat2 where Linux has it), and forced to walk paths component
-     * by component, as on kernels without openat2. */
-    for (int walk = 0; walk <= 1; walk++) {
-        char dir[] = "/tmp/fsg-conformance.XXXXXX";
-        if (mkdtemp(dir) == NULL) {
-            perror("mkdtemp");
-            return 1;
-        }
-        struct fsg_posix px;
-        const char *name = walk ? "posix (component walk)" : "posix";
-        struct px_ctx pc = {name, open(dir, O_RDONLY | O_DIRECTORY)};
-        if (pc.dirfd < 0 || fsg_posix_open(&px, dir, 0) < 0) {
-            perror(dir);
-            return 1;
-        }
-        if (walk)
-            px.walk_only = 1;
-        memset(&t, 0, sizeof t);
-        t.port = &px.port;
-        t.make_link = px_link;
-        t.make_special = px_special;
-        t.ctx = &pc;
-        t.say = px_say;
-        t.verbose = getenv("VERBOSE") != NULL;
-        fsg_conformance_run(&t);
-        failed += report(name, &t);
-        /* The suite must have run the link and FIFO checks here. */
-        if (t.skipped != 0) {
-            printf("%s port: %u checks skipped that must run here\n", name, t.skipped);
-            failed++;
-        }
-        fsg_posix_close(&px);
-        close(pc.dirfd);
-        char cmd[sizeof dir + 16];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", dir);
-    }
-
-    /* The in-memory port (no special files: those checks are skipped). */
-    struct fsg_mem *m = fsg_mem_new();
-    memset(&t, 0, sizeof t);
-    t.port = fsg_mem_port(m);
-    t.make_link = mem_link;
-    t.ctx = m;
-    t.say = mem_say;
-    t.verbose = getenv("VERBOSE") != NULL;
-    fsg_conformance_run(&t);
-    failed += report("mem", &t);
-    /* Only the special-file checks may be skipped: it has no such files. */
-    if (t.skipped != 1) {
-        printf("mem port: %u checks skipped, 1 expected\n", t.skipped);
-        failed++;
-    }
-    fsg_mem_free(m);
+    failed += run_posix(0, 0);
+    failed += run_posix(1, 0);
+    failed += run_posix(0, 1);
+    failed += run_mem(0);
+    failed += run_mem(1);
 
     /* The suite can fail: a port that breaks the contract is caught. */
-    m = fsg_mem_new();
-    inner = fsg_mem_port(m);
-    broken = *inner;
+    struct fsg_mem *m = fsg_mem_new();
+    inner = fsg_mem_port(m);    broken = *inner;
     broken.open = broken_open;
     broken.stat = broken_stat;
     memset(&t, 0, sizeof t);
