@@ -1,6 +1,7 @@
 /*
  * test_crc.c -- QuecPython's CRC-32 variant (zlib crc32 seeded with
- * 0xFFFFFFFF) and its "0x..." string form, against SPEC.md's check values.
+ * 0xFFFFFFFF) and its "0x..." string form, against the check values of
+ * docs/formats.md, "The hash".
  */
 #include "check.h"
 #include "memport.h"
