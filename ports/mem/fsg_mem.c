@@ -498,21 +498,25 @@ static void sync_data(struct node *x)
 /* ------------------------------------------------------------------------ */
 /* Paths.                                                                   */
 
-/* Port paths: non-empty components, none "." or ".."; "" when root_ok. */
-static bool path_ok(const char *path, bool root_ok)
+int fsg_mem_path_ok(const char *path, int root_ok)
 {
     if (path == NULL)
-        return false;
+        return 0;
     if (path[0] == '\0')
-        return root_ok;
+        return root_ok != 0;
     for (const char *s = path;;) {
         size_t n = strcspn(s, "/");
         if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-            return false;
+            return 0;
         if (s[n] == '\0')
-            return true;
+            return 1;
         s += n + 1;
     }
+}
+
+static bool path_ok(const char *path, bool root_ok)
+{
+    return fsg_mem_path_ok(path, root_ok) != 0;
 }
 
 static uint32_t lookup(const struct fsg_mem *m, uint32_t dir, const char *name, size_t len)
@@ -1221,23 +1225,25 @@ int fsg_mem_mkdir(struct fsg_mem *m, const char *path)
     return err < 0 ? err : commit_dir(m, dir);
 }
 
-int fsg_mem_symlink(struct fsg_mem *m, const char *path, const char *target)
+/* A new node of type at path (absent), made durable: a link (target
+ * given) or a special file. */
+static int add_durable(struct fsg_mem *m, const char *path, int type, const char *target)
 {
     uint32_t dir, ino;
     const char *base;
     size_t blen;
 
-    if (!path_ok(path, false) || target == NULL)
+    if (!path_ok(path, false) || (type == FSG_TYPE_LINK && target == NULL))
         return FSG_ERR_INVAL;
     int err = make_parents(m, path, &dir, &base, &blen);
     if (err < 0)
         return err;
     if (lookup(m, dir, base, blen) != NONE)
         return FSG_ERR_EXIST;
-    char *t = dupn(target, strlen(target));
-    if (t == NULL)
+    char *t = target != NULL ? dupn(target, strlen(target)) : NULL;
+    if (target != NULL && t == NULL)
         return FSG_ERR_NOMEM;
-    err = do_add_new(m, dir, base, blen, FSG_TYPE_LINK, &ino);
+    err = do_add_new(m, dir, base, blen, type, &ino);
     if (err < 0) {
         free(t);
         return err;
@@ -1246,21 +1252,14 @@ int fsg_mem_symlink(struct fsg_mem *m, const char *path, const char *target)
     return commit_dir(m, dir);
 }
 
+int fsg_mem_symlink(struct fsg_mem *m, const char *path, const char *target)
+{
+    return add_durable(m, path, FSG_TYPE_LINK, target);
+}
+
 int fsg_mem_special(struct fsg_mem *m, const char *path)
 {
-    uint32_t dir, ino;
-    const char *base;
-    size_t blen;
-
-    if (!path_ok(path, false))
-        return FSG_ERR_INVAL;
-    int err = make_parents(m, path, &dir, &base, &blen);
-    if (err < 0)
-        return err;
-    if (lookup(m, dir, base, blen) != NONE)
-        return FSG_ERR_EXIST;
-    err = do_add_new(m, dir, base, blen, FSG_TYPE_OTHER, &ino);
-    return err < 0 ? err : commit_dir(m, dir);
+    return add_durable(m, path, FSG_TYPE_OTHER, NULL);
 }
 
 const char *fsg_mem_link_target(const struct fsg_mem *m, const char *path)

@@ -53,7 +53,12 @@ const struct fsg_port *fsg_mem_port(struct fsg_mem *m);
 /* A deep copy (both durable and volatile state). */
 struct fsg_mem *fsg_mem_clone(const struct fsg_mem *m);
 
-/* ---- the test's hands: durable at once, not counted ---- */
+/* Whether path follows the port's path rules (fsguard.h): relative,
+ * '/'-separated, no ".", ".." or empty components; "" (the root) only with
+ * root_ok. The port refuses any other with FSG_ERR_INVAL. */
+int fsg_mem_path_ok(const char *path, int root_ok);
+
+/* ---- the test's hands: durable at once ---- */
 /* Creates or replaces regular file path, creating missing parent
  * directories. Returns 0 or an FSG_ERR_*. */
 int fsg_mem_put(struct fsg_mem *m, const char *path, const void *data, size_t len);

@@ -114,13 +114,34 @@ static int check_wrapper(const char *name, const struct faultport *fp)
     return failed;
 }
 
+/* Runs the suite as t is set (links, special files, reporting) over port,
+ * or with wrapped over the wrapper port around it; every check must run. */
+static int run_suite(const char *name, const struct fsg_port *port, int wrapped,
+                     struct fsg_conformance *t)
+{
+    int failed = 0;
+    struct faultport *fp = wrapped ? faultport_new(port) : NULL;
+    t->port = fp != NULL ? faultport_port(fp) : port;
+    t->verbose = getenv("VERBOSE") != NULL;
+    fsg_conformance_run(t);
+    failed += report(name, t);
+    /* The suite must have run the link and special-file checks here. */
+    if (t->skipped != 0) {
+        printf("%s port: %u checks skipped that must run here\n", name, t->skipped);
+        failed++;
+    }
+    if (fp != NULL)
+        failed += check_wrapper(name, fp);
+    faultport_free(fp);
+    return failed;
+}
+
 /* The POSIX port over a new directory: as this kernel runs it (openat2
  * where Linux has it) or, with walk, forced to walk paths component by
  * component, as on kernels without openat2; with wrapped, through the
  * wrapper port. */
 static int run_posix(int walk, int wrapped)
 {
-    int failed = 0;
     struct fsg_conformance t;
     char dir[] = "/tmp/fsg-conformance.XXXXXX";
     if (mkdtemp(dir) == NULL) {
@@ -136,24 +157,12 @@ static int run_posix(int walk, int wrapped)
     }
     if (walk)
         px.walk_only = 1;
-    struct faultport *fp = wrapped ? faultport_new(&px.port) : NULL;
     memset(&t, 0, sizeof t);
-    t.port = fp != NULL ? faultport_port(fp) : &px.port;
     t.make_link = px_link;
     t.make_special = px_special;
     t.ctx = &pc;
     t.say = px_say;
-    t.verbose = getenv("VERBOSE") != NULL;
-    fsg_conformance_run(&t);
-    failed += report(name, &t);
-    /* The suite must have run the link and FIFO checks here. */
-    if (t.skipped != 0) {
-        printf("%s port: %u checks skipped that must run here\n", name, t.skipped);
-        failed++;
-    }
-    if (fp != NULL)
-        failed += check_wrapper(name, fp);
-    faultport_free(fp);
+    int failed = run_suite(name, &px.port, wrapped, &t);
     fsg_posix_close(&px);
     close(pc.dirfd);
     char cmd[sizeof dir + 16];
@@ -166,27 +175,14 @@ static int run_posix(int walk, int wrapped)
 /* The in-memory port, with wrapped through the wrapper port. */
 static int run_mem(int wrapped)
 {
-    int failed = 0;
     struct fsg_conformance t;
-    const char *name = wrapped ? "wrapper over mem" : "mem";
     struct fsg_mem *m = fsg_mem_new();
-    struct faultport *fp = wrapped ? faultport_new(fsg_mem_port(m)) : NULL;
     memset(&t, 0, sizeof t);
-    t.port = fp != NULL ? faultport_port(fp) : fsg_mem_port(m);
     t.make_link = mem_link;
     t.make_special = mem_special;
     t.ctx = m;
     t.say = mem_say;
-    t.verbose = getenv("VERBOSE") != NULL;
-    fsg_conformance_run(&t);
-    failed += report(name, &t);
-    if (t.skipped != 0) {
-        printf("%s port: %u checks skipped that must run here\n", name, t.skipped);
-        failed++;
-    }
-    if (fp != NULL)
-        failed += check_wrapper(name, fp);
-    faultport_free(fp);
+    int failed = run_suite(wrapped ? "wrapper over mem" : "mem", fsg_mem_port(m), wrapped, &t);
     fsg_mem_free(m);
     return failed;
 }

@@ -12,20 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *xrealloc(void *p, size_t n)
+void *mp_xrealloc(void *p, size_t n)
 {
     p = realloc(p, n == 0 ? 1 : n);
     if (p == NULL) {
-        fputs("device: out of memory\n", stderr);
+        fputs("memport: out of memory\n", stderr);
         abort();
     }
     return p;
 }
 
-static void *xmalloc(size_t n)
-{
-    return xrealloc(NULL, n);
-}
+#define xrealloc mp_xrealloc
+#define xmalloc(n) mp_xrealloc(NULL, (n))
 
 static char *xstrndup(const char *s, size_t n)
 {

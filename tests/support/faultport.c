@@ -8,6 +8,7 @@
  * wrapper.
  */
 #include "faultport.h"
+#include "fsg_mem.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -69,21 +70,10 @@ static char *xstrdup(const char *s)
     return memcpy(xmalloc(n), s, n);
 }
 
-/* Port paths: non-empty components, none "." or ".."; "" when root_ok. */
+/* The port's path rules, as the in-memory port states them. */
 static bool path_ok(const char *path, bool root_ok)
 {
-    if (path == NULL)
-        return false;
-    if (path[0] == '\0')
-        return root_ok;
-    for (const char *s = path;;) {
-        size_t n = strcspn(s, "/");
-        if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-            return false;
-        if (s[n] == '\0')
-            return true;
-        s += n + 1;
-    }
+    return fsg_mem_path_ok(path, root_ok) != 0;
 }
 
 /* ---- counting, faults, trace ---- */

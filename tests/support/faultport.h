@@ -13,8 +13,9 @@
  *
  * The wrapper checks every path before the inner port sees it (relative,
  * '/'-separated, no ".", "..", or empty components; "" only for syncdir and
- * list): a bad one fails with FSG_ERR_INVAL and is counted, so a test can
- * assert the core never produced one.
+ * list; the rules fsg_mem_path_ok states): a bad one fails with
+ * FSG_ERR_INVAL and is counted, so a test can assert the core never
+ * produced one.
  */
 #ifndef FAULTPORT_H
 #define FAULTPORT_H

@@ -9,15 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n == 0 ? 1 : n);
-    if (p == NULL) {
-        fputs("memport: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
+#define xmalloc(n) mp_xrealloc(NULL, (n))
 
 struct memport *memport_new(void)
 {
@@ -75,10 +67,7 @@ static void collect(void *arg, const char *path, int type)
     struct nodes *ns = arg;
     if (ns->n == ns->cap) {
         ns->cap = ns->cap != 0 ? ns->cap * 2 : 64;
-        struct node_ref *v = realloc(ns->v, ns->cap * sizeof *v);
-        if (v == NULL)
-            abort();
-        ns->v = v;
+        ns->v = mp_xrealloc(ns->v, ns->cap * sizeof *ns->v);
     }
     size_t len = strlen(path) + 1;
     ns->v[ns->n].path = memcpy(xmalloc(len), path, len);
@@ -159,10 +148,7 @@ char *memport_dump(const struct memport *mp)
         size_t l = strlen(line);
         while (len + l + 1 > cap)
             cap *= 2;
-        char *grown = realloc(out, cap);
-        if (grown == NULL)
-            abort();
-        out = grown;
+        out = mp_xrealloc(out, cap);
         memcpy(out + len, line, l + 1);
         len += l;
     }

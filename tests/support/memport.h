@@ -245,6 +245,9 @@ size_t rec_count(const struct rec *r, int kind);
 /* The first event of kind with this name, or NULL. */
 const struct fsg_event *rec_find(const struct rec *r, int kind, const char *name);
 
+/* realloc that aborts when out of memory (size 0 allocates 1 byte). */
+void *mp_xrealloc(void *p, size_t n);
+
 /* n deterministic pseudo-random bytes from seed. */
 void mp_fill(void *p, size_t n, uint32_t seed);
 
