@@ -1022,6 +1022,65 @@ static void test_hands(void)
     fsg_mem_free(m);
 }
 
+/* Special files and link targets; the capacity of file data. */
+static void test_special_capacity(void)
+{
+    struct fsg_mem *m = fsg_mem_new();
+    void *h;
+    struct fsg_stat st;
+
+    CHECK_EQ(fsg_mem_special(m, "dev/fifo"), 0);                  /* with parents */
+    CHECK_EQ(fsg_mem_type(m, "dev/fifo"), FSG_TYPE_OTHER);
+    CHECK_EQ(p_stat(m, "dev/fifo", &st), 0);
+    CHECK_EQ(st.type, FSG_TYPE_OTHER);
+    CHECK_EQ(p_openr(m, "dev/fifo", &h), FSG_ERR_NOTREG);
+    CHECK_EQ(fsg_mem_special(m, "dev/fifo"), FSG_ERR_EXIST);
+    CHECK_EQ(fsg_mem_special(m, "a/../b"), FSG_ERR_INVAL);
+    CHECK_EQ(fsg_mem_symlink(m, "ln", "dev/fifo"), 0);
+    CHECK(fsg_mem_link_target(m, "ln") != NULL && strcmp(fsg_mem_link_target(m, "ln"), "dev/fifo") == 0);
+    CHECK(fsg_mem_link_target(m, "dev/fifo") == NULL);
+    CHECK(fsg_mem_link_target(m, "nope") == NULL);
+    CHECK_EQ(p_openr(m, "ln", &h), FSG_ERR_LOOP);
+
+    /* Capacity: file data only, what is named or open. */
+    CHECK_EQ(fsg_mem_put(m, "f", "12345", 5), 0);
+    fsg_mem_set_capacity(m, 8);
+    CHECK_EQ(p_create(m, "g", &h), 0);
+    CHECK_EQ(p_write(m, h, "abc"), 0);                            /* 8 of 8 */
+    CHECK_EQ(p_write(m, h, "d"), FSG_ERR_NOSPC);
+    CHECK_EQ(p_write(m, h, ""), 0);                               /* nothing grows */
+    CHECK_STR(m, "g", "abc");
+    CHECK_EQ(p_close(m, h), 0);
+    CHECK_EQ(p_remove(m, "f"), 0);                                /* frees 5 at once */
+    CHECK_EQ(p_create(m, "k", &h), 0);
+    CHECK_EQ(p_write(m, h, "12345"), 0);
+    CHECK_EQ(p_write(m, h, "6"), FSG_ERR_NOSPC);
+    CHECK_EQ(p_close(m, h), 0);
+    /* A file open for reading keeps its data counted after its name goes. */
+    CHECK_EQ(p_openr(m, "k", &h), 0);
+    CHECK_EQ(p_remove(m, "k"), 0);
+    void *h2;
+    CHECK_EQ(p_create(m, "n", &h2), 0);
+    CHECK_EQ(p_write(m, h2, "x"), FSG_ERR_NOSPC);
+    CHECK_EQ(p_close(m, h), 0);
+    CHECK_EQ(p_write(m, h2, "x"), 0);
+    CHECK_EQ(p_close(m, h2), 0);
+    struct fsg_mem *c = fsg_mem_clone(m);                         /* the clone keeps it */
+    CHECK_EQ(p_create(c, "o", &h), 0);
+    CHECK_EQ(p_write(c, h, "toolong"), FSG_ERR_NOSPC);
+    CHECK_EQ(p_close(c, h), 0);
+    fsg_mem_free(c);
+    fsg_mem_set_capacity(m, 0);
+    CHECK_EQ(p_create(m, "o", &h), 0);
+    CHECK_EQ(p_write(m, h, "no limit now"), 0);
+    CHECK_EQ(p_close(m, h), 0);
+    CHECK_EQ(fsg_mem_path_ok("", 1), 1);
+    CHECK_EQ(fsg_mem_path_ok("", 0), 0);
+    CHECK_EQ(fsg_mem_path_ok("a/./b", 0), 0);
+    CHECK_EQ(fsg_mem_path_ok("a/b", 0), 1);
+    fsg_mem_free(m);
+}
+
 /* A crash drops open handles; nothing leaks (checked by the sanitizers). */
 static void test_crash_handles(void)
 {
@@ -1057,6 +1116,7 @@ int main(void)
     test_counters();
     test_clone();
     test_hands();
+    test_special_capacity();
     test_crash_handles();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
