@@ -79,9 +79,10 @@ int fsg_mem_remove(struct fsg_mem *m, const char *path);          /* a directory
 void fsg_mem_each(const struct fsg_mem *m, void (*fn)(void *arg, const char *path, int type),
                   void *arg);
 
-/* Total bytes of regular-file data the partition holds (every file still
- * allocated counts, named or not); a write beyond fails with
- * FSG_ERR_NOSPC, changing nothing. 0 (the default) means no limit. */
+/* Total bytes of regular-file data the partition holds (the files it
+ * names now, and those a handle holds open); a write beyond fails with
+ * FSG_ERR_NOSPC, changing nothing. 0 (the default) means no limit. A clone
+ * keeps it. */
 void fsg_mem_set_capacity(struct fsg_mem *m, size_t bytes);
 
 /* ---- power cuts ----
@@ -89,8 +90,9 @@ void fsg_mem_set_capacity(struct fsg_mem *m, size_t bytes);
  * and traces come from a wrapper port put over it (tests/support/
  * faultport.h). A power cut there is "every call from the n-th on fails
  * with FSG_ERR_IO and changes nothing", followed by fsg_mem_crash here. */
-/* Power loss: open handles are dropped and the partition becomes what the
- * crash model keeps, drawn from seed. What survives is durable. */
+/* Power loss: open handles are dropped (a wrapper's handles over them are
+ * dead too) and the partition becomes what the crash model keeps, drawn
+ * from seed. What survives is durable. */
 void fsg_mem_crash(struct fsg_mem *m, uint64_t seed);
 /* Makes everything durable, as after a clean shutdown (no crash choices). */
 void fsg_mem_sync_all(struct fsg_mem *m);
