@@ -1,8 +1,11 @@
 /*
- * test_edit.c -- fsg_calc (src/edit.c), QuecPython's file_crc32.calc as
- * documented: hash one protected file and record that hash in the user
- * checksum.json, atomically and only if it changed; on any failure nothing
- * is written.
+ * test_edit.c -- the legitimate edits of core/edit.c. fsg_calc,
+ * QuecPython's file_crc32.calc as documented: hash one protected file and
+ * record that hash in the user checksum.json, atomically and only if it
+ * changed; on any failure nothing is written. fsg_put: replace a protected
+ * file and record its hash so that the old file or the new one is there
+ * whatever fails, a success is never undone by a later boot, and a failure
+ * leaves the old file and table.
  */
 #include "check.h"
 #include "fsg_internal.h"
@@ -401,6 +404,174 @@ static void test_duplicate(void)
     mpdev_free(&d);
 }
 
+/* One fsg_put of text to name: begin, write in two parts, commit. */
+static int put_text(struct mp_device *d, const char *name, const char *text, uint32_t *crc)
+{
+    struct fsg_put *p = NULL;
+    size_t half = strlen(text) / 2;
+    int err = fsg_put_begin(&d->cfg, name, &p);
+    if (err == 0)
+        err = fsg_put_write(p, text, half);
+    if (err == 0)
+        err = fsg_put_write(p, text + half, strlen(text) - half);
+    if (err < 0) {
+        if (p != NULL)
+            fsg_put_abort(p);
+        return err;
+    }
+    return fsg_put_commit(p, crc);
+}
+
+/* The crc32 recorded for name in the user table, and whether the entry
+ * still carries a pending hash. */
+static uint32_t table_crc(const struct mp_device *d, const char *name, int *pending)
+{
+    uint32_t crc = 0;
+    cJSON *t = cJSON_Parse(memport_get(d->usr, "checksum.json", NULL));
+    cJSON *e;
+    *pending = -1;
+    cJSON_ArrayForEach(e, t) {
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "name")), name) != 0)
+            continue;
+        (void)fsg_hash_parse(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "crc32")), &crc);
+        *pending = cJSON_GetObjectItemCaseSensitive(e, FSG_PENDING_KEY) != NULL;
+        break;
+    }
+    cJSON_Delete(t);
+    return crc;
+}
+
+static void test_put(void)
+{
+    struct mp_device d;
+    uint32_t crc = 0;
+    int pending;
+
+    setup(&d);
+    mpdev_reset(&d);
+    CHECK_EQ_INT(put_text(&d, "/usr/a.py", "print('put')\n", &crc), 0);
+    CHECK_EQ_INT(crc, crc_of("print('put')\n"));
+    CHECK_EQ_STR(memport_get(d.usr, "a.py", NULL), "print('put')\n");
+    CHECK_EQ_INT(table_crc(&d, "/usr/a.py", &pending), crc);
+    CHECK_EQ_INT(pending, 0);
+    CHECK(memport_protocol_ok(d.usr));
+    check_hygiene(&d);
+    /* The other entries and a.py's unknown keys are kept. */
+    cJSON *out = cJSON_Parse(memport_get(d.usr, "checksum.json", NULL));
+    CHECK_EQ_INT(cJSON_GetArraySize(out), 4);
+    CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(out, 0), "note")), "x");
+    CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(out, 2), "name")),
+                 "/etc/refused");
+    cJSON_Delete(out);
+
+    /* A boot after put keeps the new file, restores nothing. */
+    struct fsg_report r;
+    CHECK_EQ_INT(mpdev_boot(&d, 0, &r), 0);
+    CHECK_EQ_INT(r.restored, 0);
+    CHECK_EQ_INT(r.failed, 0);
+    CHECK_EQ_STR(memport_get(d.usr, "a.py", NULL), "print('put')\n");
+
+    /* The same content again: the file is replaced, the table not written. */
+    mpdev_reset(&d);
+    CHECK_EQ_INT(put_text(&d, "/usr/a.py", "print('put')\n", &crc), 0);
+    CHECK(strstr(memport_trace(d.usr), "checksum.json") == NULL);
+    CHECK_EQ_STR(memport_get(d.usr, "a.py", NULL), "print('put')\n");
+    check_hygiene(&d);
+    mpdev_free(&d);
+}
+
+/* A put that must fail with want, before or at commit, and change nothing. */
+static void expect_put_fail(struct mp_device *d, const char *name, int want)
+{
+    uint32_t crc = 0x12345678u;
+    char *before = memport_dump(d->usr);
+    mpdev_reset(d);
+    int ret = put_text(d, name, "new", &crc);
+    CHECK_EQ_INT(ret, want);
+    CHECK_EQ_INT(crc, 0x12345678u);
+    char *after = memport_dump(d->usr);
+    CHECK_EQ_STR(after, before);
+    check_hygiene(d);
+    free(before);
+    free(after);
+}
+
+static void test_put_refused(void)
+{
+    struct mp_device d;
+
+    setup(&d);
+    expect_put_fail(&d, "/usr/none.py", FSG_ERR_NOTPROTECTED);
+    expect_put_fail(&d, "/etc/refused", FSG_ERR_BADNAME);
+    expect_put_fail(&d, "/usr/../a.py", FSG_ERR_BADNAME);
+    memport_set_readonly(d.usr, 1);
+    expect_put_fail(&d, "/usr/a.py", FSG_ERR_ROFS);
+    memport_set_readonly(d.usr, 0);
+
+    /* Aborted after writing: the old file, no leftover. */
+    struct fsg_put *p = NULL;
+    char *before = memport_dump(d.usr);
+    CHECK_EQ_INT(fsg_put_begin(&d.cfg, "/usr/a.py", &p), 0);
+    CHECK_EQ_INT(fsg_put_write(p, "half", 4), 0);
+    fsg_put_abort(p);
+    char *after = memport_dump(d.usr);
+    CHECK_EQ_STR(after, before);
+    check_hygiene(&d);
+    free(before);
+    free(after);
+    mpdev_free(&d);
+}
+
+/* An error at each operation of a put: the old file or the new one, a
+ * success only with the new one recorded, and a boot after it never
+ * undoes a success and leaves a device that verifies clean. */
+static void test_put_faults(void)
+{
+    struct mp_device d;
+    uint32_t crc = 0;
+    const char *old = "print('a')\n", *now = "print('new a')\n";
+
+    setup(&d);
+    mpdev_reset(&d);
+    CHECK_EQ_INT(put_text(&d, "/usr/a.py", now, &crc), 0);
+    unsigned long n = memport_ops(d.usr)->total;
+    CHECK(n > 10);
+    mpdev_free(&d);
+    for (unsigned long i = 1; i <= n; i++) {
+        for (int persistent = 0; persistent < 2; persistent++) {
+            int pending;
+            setup(&d);
+            memport_fail_at(d.usr, i, persistent ? FSG_ERR_IO : FSG_ERR_NOSPC, persistent);
+            mpdev_reset(&d);
+            int ret = put_text(&d, "/usr/a.py", now, &crc);
+            const char *got = memport_get(d.usr, "a.py", NULL);
+            int ok = got != NULL && (strcmp(got, old) == 0 || strcmp(got, now) == 0);
+            ok = ok && (ret < 0 || (strcmp(got, now) == 0 &&
+                                    table_crc(&d, "/usr/a.py", &pending) == crc_of(now)));
+            ok = ok && memport_open_handles(d.usr) == 0 && memport_bad_paths(d.usr) == 0;
+            CHECK(ok);
+            memport_fail_clear(d.usr);
+            struct fsg_report r;
+            CHECK_EQ_INT(mpdev_boot(&d, 0, &r), 0);
+            CHECK_EQ_INT(r.restored, 0);
+            CHECK_EQ_INT(r.failed, 0);
+            got = memport_get(d.usr, "a.py", NULL);
+            CHECK(got != NULL && (strcmp(got, old) == 0 || strcmp(got, now) == 0));
+            if (ret == 0)
+                CHECK_EQ_STR(got, now);
+            CHECK_EQ_INT(memport_count_temps(d.usr, NULL, 0), 0);
+            /* Settled: a second look finds nothing to do. */
+            CHECK_EQ_INT(mpdev_boot(&d, FSG_DRY_RUN, &r), 0);
+            CHECK_EQ_INT(r.restored + r.failed, 0);
+            CHECK_EQ_INT(r.manifest, FSG_MANIFEST_UNCHANGED);
+            if (!ok)
+                fprintf(stderr, "  (put, fault at op %lu, persistent %d: ret %d)\n", i, persistent,
+                        ret);
+            mpdev_free(&d);
+        }
+    }
+}
+
 int main(void)
 {
     test_update();
@@ -410,5 +581,8 @@ int main(void)
     test_manifest_invalid();
     test_write_errors();
     test_duplicate();
+    test_put();
+    test_put_refused();
+    test_put_faults();
     return check_done("test_edit");
 }
