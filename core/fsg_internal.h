@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 /* Keeps a function out of its caller, so that their stack frames stay
- * apart (issue 8's budget is per frame); only a hint elsewhere. */
+ * apart (make size's budget is per frame); only a hint elsewhere. */
 #if defined(__GNUC__)
 #define FSG_NOINLINE __attribute__((noinline))
 #else

@@ -6,7 +6,7 @@
 # the firmware's, and appear only as the symbols the core needs from them.
 #
 #   small: FSG_NO_MALLOC FSG_NO_CRYPTO FSG_NO_FOTA FSG_SMALL FSG_CRC_TABLE,
-#          the smallest core (docs/PORTING.md, "Build options");
+#          the smallest core (docs/PORTING.md, "Build options and size");
 #   full:  FSG_NO_MALLOC FSG_CRC_TABLE, every feature.
 #
 # A firmware links with --gc-sections, so what it carries depends on the
