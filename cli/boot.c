@@ -90,6 +90,8 @@ static const char *failure_text(int failure)
     case FSG_FAILURE_WEAK_HASH:
         return "the signed backup checksum.json has no sha256 for it (a CRC-32 alone can be "
                "forged)";
+    case FSG_FAILURE_UNREADABLE:
+        return "a file that cannot be read is not known to be damaged; left as it is";
     default: return "";
     }
 }
@@ -137,7 +139,7 @@ static void file_reason(const struct fsg_event *ev, char *out, size_t size)
         snprintf(out + n, size - (size_t)n, "; it is the factory copy: hash entry corrected");
     else if (ev->status == FSG_STATUS_FAILED && ev->error != 0 &&
              ev->failure != FSG_FAILURE_BAK_MISSING && ev->failure != FSG_FAILURE_BAK_DAMAGED &&
-             ev->failure != FSG_FAILURE_BLOCKED)
+             ev->failure != FSG_FAILURE_BLOCKED && ev->failure != FSG_FAILURE_UNREADABLE)
         snprintf(out + n, size - (size_t)n, "; not restored: %s (%s)",
                  failure_text(ev->failure), fsg_strerror(ev->error));
     else if (ev->status == FSG_STATUS_FAILED)
@@ -263,7 +265,18 @@ static void usr_manifest_reason(const struct fsg_report *r, char *out, size_t si
         snprintf(out, size, "not a valid JSON array (broken at byte %llu)",
                  (unsigned long long)r->usr_manifest_offset);
     else
-        snprintf(out, size, "unreadable (%s)", fsg_strerror(r->usr_manifest_error));
+        snprintf(out, size, "%s", fsg_strerror(r->usr_manifest_error));
+}
+
+/* Where the rebuilt checksum.json's old bytes were kept, or "". */
+static const char *kept_name(const struct fsg_report *r, char out[32])
+{
+    out[0] = '\0';
+    if (r->usr_manifest_kept == 1)
+        snprintf(out, 32, "checksum.json.bad");
+    else if (r->usr_manifest_kept > 1)
+        snprintf(out, 32, "checksum.json.bad.%u", r->usr_manifest_kept);
+    return out;
 }
 
 static void print_summary(const struct printer *pr, const struct fsg_report *r, int code)
@@ -308,7 +321,12 @@ static void print_summary(const struct printer *pr, const struct fsg_report *r, 
             usr_manifest_reason(r, why, sizeof why);
             printf("/checksum.json: %s; %srebuilt from ", why, verb);
             put_safe(stdout, o->bak);
-            printf("/checksum.json\n");
+            char kept[32];
+            if (kept_name(r, kept)[0] != '\0')
+                printf("/checksum.json; its bytes %skept as %s\n",
+                       pr->dry ? "would be " : "", kept);
+            else
+                printf("/checksum.json\n");
         } else {
             printf("/checksum.json: %supdated with the new hashes\n", verb);
         }
@@ -334,6 +352,11 @@ static void print_json_tail(struct printer *pr, const struct fsg_report *r, int 
     cJSON *m = cJSON_AddObjectToObject(t, "checksum_json");
     cJSON_AddStringToObject(m, "action", manifest_text(r->manifest));
     cJSON_AddBoolToObject(m, "written", r->manifest_written);
+    char kept[32];
+    if (kept_name(r, kept)[0] != '\0')
+        cJSON_AddStringToObject(m, "kept_as", kept);
+    else
+        cJSON_AddNullToObject(m, "kept_as");
     if (r->manifest == FSG_MANIFEST_REBUILT) {
         usr_manifest_reason(r, why, sizeof why);
         cJSON_AddStringToObject(m, "reason", why);
@@ -413,6 +436,12 @@ static int check(const struct boot_cli *o, int flags)
         else if (r.bak_manifest_error != 0)
             err_msg("%s/checksum.json: %s; the backup partition is unusable, nothing was "
                     "changed", o->bak, fsg_strerror(r.bak_manifest_error));
+        else if (r.usr_manifest_error == err)
+            err_msg("%s/checksum.json: cannot be read (%s); it is not rebuilt, which would "
+                    "lose the recorded edits; nothing was changed", o->usr, fsg_strerror(err));
+        else if (r.feature == FSG_FEATURE_BAD_SWITCH && r.feature_error == err)
+            err_msg("%s/backup_restore.json: cannot be read (%s); whether restore is on is "
+                    "not known; nothing was changed", o->bak, fsg_strerror(err));
         else
             err_msg("%s: %s: %s", o->dc.cmd, o->usr, fsg_strerror(err));
         code = EXIT_OPERATIONAL;

@@ -21,8 +21,10 @@ static const char usage_calc[] =
     "(\"0x1c291ca3\").\n"
     "An entry keeps the kinds of hash it has; for a \"sha256\"-only entry the\n"
     "sha256 is printed (with --json: every hash the entry carries).\n"
-    "A file that is not listed in checksum.json, or does not exist, is an error\n"
-    "and changes nothing.\n"
+    "A file is protected if either checksum.json lists it (an entry the user\n"
+    "table lost is put back from the backup's, as boot would). A file listed in\n"
+    "neither, or that does not exist, is an error and changes nothing, and so\n"
+    "is any edit while an update waits for the next boot to finish it.\n"
     "\n";
 
 static const char usage_put[] =
@@ -36,8 +38,9 @@ static const char usage_put[] =
     "verified; its hash is recorded as pending in checksum.json; the file is\n"
     "renamed into place and the directory synced; then the hash is committed.\n"
     "Prints the new hash as stored (\"0x1c291ca3\"; as calc does for an entry\n"
-    "with a \"sha256\"). A name not listed in checksum.json is an error and\n"
-    "changes nothing.\n"
+    "with a \"sha256\"). A name neither checksum.json lists is an error and\n"
+    "changes nothing, and so is any edit while an update waits for the next\n"
+    "boot to finish it.\n"
     "\n";
 
 static const char exits_calc[] =

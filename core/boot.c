@@ -18,6 +18,7 @@ struct boot {
     char *bak_text;                 /* the backup table's bytes, until the user's are read */
     size_t bak_len;
     bool dirty;
+    bool keep_old;                  /* the user table's bytes are to be kept aside */
 };
 
 static bool dry(const struct boot *b)
@@ -188,7 +189,13 @@ static FSG_NOINLINE void check_one(struct boot *b, struct fsg_entry *e, bool add
         ev.error = err;
     }
 
-    if (be == NULL) {
+    if (ev.problem == FSG_PROBLEM_UNREADABLE) {
+        /* Cannot read is not damaged: only a missing file, something that
+         * is not a regular file, or content that fails its hash is
+         * replaced. */
+        ev.status = FSG_STATUS_FAILED;
+        ev.failure = FSG_FAILURE_UNREADABLE;
+    } else if (be == NULL) {
         ev.status = FSG_STATUS_FAILED;
         ev.failure = FSG_FAILURE_NO_ENTRY;
     } else if (err == FSG_ERR_ISDIR || ev.problem == FSG_PROBLEM_UNSAFE_PATH) {
@@ -334,15 +341,48 @@ static int load_usr(struct boot *b)
     from.bak_len = b->bak_len;
     b->bak_text = NULL;
     int err = fsg_usr_load(&b->c, &b->usr, FSG_USR_REBUILD, &from, &seeded);
+    if (err < 0 && err == from.error)
+        b->r->usr_manifest_error = err; /* it could not be read */
     if (err == 0 && seeded) {
         b->r->manifest = from.error == FSG_ERR_NOENT ? FSG_MANIFEST_CREATED : FSG_MANIFEST_REBUILT;
         if (from.error != FSG_ERR_NOENT) {
             b->r->usr_manifest_error = from.error;
             b->r->usr_manifest_offset = from.offset;
         }
+        /* Bytes that are no table are still not fsguard's to discard. */
+        b->keep_old = from.error == FSG_ERR_CORRUPT || from.error == FSG_ERR_FBIG;
         b->dirty = true;
     }
     return err;
+}
+
+/* Keeps the user table that was rebuilt, like fsck's lost+found: renamed
+ * to the first free name of checksum.json.bad, .bad.2, ... .bad.9, and
+ * synced, before the rebuilt one is written (a cut between leaves no
+ * table, which the next boot creates from the backup's, as this one
+ * rebuilds it). Dry: only says which. */
+static int keep_aside(struct boot *b)
+{
+    const struct fsg_port *p = b->c.usr;
+    char name[] = FSG_MANIFEST_NAME ".bad.N";
+    const size_t at = sizeof name - 3;
+
+    for (unsigned n = 1; n <= 9; n++) {
+        struct fsg_stat st;
+        name[at] = n == 1 ? '\0' : '.';
+        name[at + 1] = (char)('0' + n);
+        int err = p->stat(p->ctx, name, &st);
+        if (err == 0)
+            continue;
+        if (err != FSG_ERR_NOENT)
+            return err;
+        b->r->usr_manifest_kept = n;
+        if (dry(b))
+            return 0;
+        err = p->rename == NULL ? FSG_ERR_NOTSUP : p->rename(p->ctx, FSG_MANIFEST_NAME, name);
+        return err < 0 ? err : fsg_sync_parent(&b->c, p, name);
+    }
+    return 0;
 }
 
 #define HASH_BATCH 1024u
@@ -452,6 +492,10 @@ static int boot_run(struct boot *b)
         return err;
 #endif
     r->feature = fsg_switch_read(c, &r->feature_error);
+    /* A switch that exists but cannot be read turns nothing off: whether
+     * restore is on is not known, and the run stops. */
+    if (r->feature == FSG_FEATURE_BAD_SWITCH && fsg_err_transient(r->feature_error))
+        return r->feature_error;
     if (r->feature != FSG_FEATURE_ENABLED)
         return 0;
 
@@ -482,12 +526,7 @@ static int boot_run(struct boot *b)
         const struct fsg_entry *be = &b->bak.v[i];
         if (!be->valid || b->taken[i])
             continue;
-        for (size_t k = 0; k < before; k++) {
-            struct fsg_entry *ue = &b->usr.v[k];
-            if (!ue->valid && ue->name != NULL && strcmp(ue->name, be->name) == 0)
-                ue->dropped = true;
-        }
-        err = fsg_manifest_append(c, &b->usr, be);
+        err = fsg_manifest_put_back(c, &b->usr, be);
         if (err < 0)
             return err;
         b->peer[b->usr.n - 1] = be;
@@ -507,6 +546,11 @@ static int boot_run(struct boot *b)
         return err;
     if (b->dirty && r->manifest == FSG_MANIFEST_UNCHANGED)
         r->manifest = FSG_MANIFEST_UPDATED;
+    if (b->keep_old) {
+        err = keep_aside(b);
+        if (err < 0)
+            return err;
+    }
     if (b->dirty && !dry(b)) {
         err = fsg_manifest_save(c, c->usr, &b->usr);
         if (err < 0)

@@ -27,6 +27,19 @@ static void report_entry(struct fsg_ctx *c, const struct fsg_entry *e)
     fsg_emit(c, &ev);
 }
 
+/* The user table and name's entry in it, as an edit sees them: refused
+ * while an update's journal waits for the next boot (which would roll the
+ * files forward or back over the edit); an entry the backup table lists is
+ * put back, as boot would (*changed: the table must be written). */
+static int edit_entry(struct fsg_ctx *c, struct fsg_manifest *m, const char *name,
+                      struct fsg_entry **e, bool *changed)
+{
+    int err = fsg_fota_journal(c);
+    if (err != 0)
+        return err > 0 ? FSG_ERR_BUSY : err;
+    return fsg_usr_entry(c, m, name, e, changed);
+}
+
 int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
 {
     struct fsg_ctx c;
@@ -42,14 +55,10 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
         err = FSG_ERR_BADNAME;
         goto out;
     }
-    err = fsg_usr_load(&c, &m, FSG_USR_STRICT, NULL, &seeded);
+    struct fsg_entry *e;
+    err = edit_entry(&c, &m, name, &e, &seeded);
     if (err < 0)
         goto out;
-    struct fsg_entry *e = fsg_manifest_find(&m, name);
-    if (e == NULL) {
-        err = FSG_ERR_NOTPROTECTED;
-        goto out;
-    }
     /* The entry keeps the kinds of hash it has: a sha256 stays a sha256. */
     err = fsg_hash_file(&c, c.usr, fsg_usr_path(name), e->sum.kinds, &h);
     if (err == FSG_ERR_ISDIR)
@@ -99,12 +108,11 @@ int fsg_put_begin(const struct fsg_config *cfg, const char *name, struct fsg_put
     memset(&m, 0, sizeof m);
     if (fsg_name_check(name) != FSG_DEFECT_NONE)
         err = FSG_ERR_BADNAME;
-    /* Refuse early what commit would refuse: an unprotected name. */
+    /* Refuse early what commit would refuse: an unprotected name, an
+     * update waiting for the boot. */
+    struct fsg_entry *e = NULL;
     if (err == 0)
-        err = fsg_usr_load(&c, &m, FSG_USR_STRICT, NULL, &seeded);
-    const struct fsg_entry *e = err == 0 ? fsg_manifest_find(&m, name) : NULL;
-    if (err == 0 && e == NULL)
-        err = FSG_ERR_NOTPROTECTED;
+        err = edit_entry(&c, &m, name, &e, &seeded);
     /* The new content is hashed as it streams, in the entry's kinds. */
     unsigned kinds = e != NULL ? e->sum.kinds : 0u;
     fsg_manifest_free(&c, &m);
@@ -159,11 +167,9 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
      *    temporary name: a crash leaves the old file and a leftover. */
     if (err == 0)
         err = fsg_atomic_seal(&p->a);
+    struct fsg_entry *e = NULL;
     if (err == 0)
-        err = fsg_usr_load(c, &m, FSG_USR_STRICT, NULL, &seeded);
-    struct fsg_entry *e = err == 0 ? fsg_manifest_find(&m, p->name) : NULL;
-    if (err == 0 && e == NULL)
-        err = FSG_ERR_NOTPROTECTED;
+        err = edit_entry(c, &m, p->name, &e, &seeded);
     if (err < 0) {
         fsg_atomic_abort(&p->a);
         goto out;

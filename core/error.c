@@ -45,7 +45,8 @@ const char *fsg_defect_str(int defect)
     case FSG_DEFECT_NAME_DOTS: return "name has a \".\" or \"..\" component";
     case FSG_DEFECT_NAME_EMPTY: return "name has an empty component";
     case FSG_DEFECT_NAME_LONG: return "name is too long";
-    case FSG_DEFECT_NAME_CHARS: return "name has a control character, a backslash or invalid UTF-8";
+    case FSG_DEFECT_NAME_CHARS:
+        return "name has a control character, a backslash, invalid UTF-8 or half a surrogate pair";
     case FSG_DEFECT_NAME_RESERVED: return "name is reserved for fsguard's own files";
     case FSG_DEFECT_NO_HASH: return "entry has neither \"crc32\" nor \"sha256\"";
     case FSG_DEFECT_HASH_TYPE: return "\"crc32\" or \"sha256\" is not a string";

@@ -12,8 +12,8 @@
  *                         forward
  *   gone/PATH             an empty marker: PATH did not exist before
  * Rolling forward moves each target aside and its new file in, installs
- * the new table, removes the journal (the end of the transaction) and then
- * the leftovers. Every step is idempotent: a boot finding a valid journal
+ * the new table, removes the leftovers durably and then the journal (the
+ * end of the transaction). Every step is idempotent: a boot finding a valid journal
  * rolls forward again; finding none, it discards the staging area; finding
  * a damaged one, it abandons the update and puts the old files back.
  */
@@ -277,14 +277,23 @@ static int sweep_entry(void *arg, const char *path, int type)
             s->moved++;
         return 0;
     }
+    /* The journal goes last, by its caller, once every other removal is
+     * durable: a cut before then finds the update still committed (and
+     * finishes it again, which is idempotent), never a staging area
+     * without a journal that would read as an update never committed. */
+    if (strcmp(full, FOTA_JOURNAL) == 0)
+        return 0;
     int err = p->remove(p->ctx, full);
+    if (err == 0)
+        err = fsg_sync_parent(s->c, p, full);
     if (err < 0 && err != FSG_ERR_NOENT && s->err == 0)
         s->err = err;
     return 0;
 }
 
-/* Removes every file of the staging area (or, with restore, moves old/
- * files back first); its directories stay, empty. */
+/* Removes every file of the staging area but the journal, each removal
+ * synced into its directory (or, with restore, moves old/ files back
+ * first); its directories stay, empty. */
 static int clear_area(struct fsg_ctx *c, bool restore, unsigned long *moved)
 {
     int type;
@@ -309,6 +318,15 @@ static int clear_area(struct fsg_ctx *c, bool restore, unsigned long *moved)
     if (err == 0 && c->usr->syncdir != NULL)
         err = c->usr->syncdir(c->usr->ctx, FSG_FOTA_DIR);
     return err < 0 ? err : s.err;
+}
+
+/* Removes the journal, durably: the end of an update. */
+static int remove_journal(struct fsg_ctx *c)
+{
+    int err = c->usr->remove(c->usr->ctx, FOTA_JOURNAL);
+    if (err == 0)
+        err = fsg_sync_parent(c, c->usr, FOTA_JOURNAL);
+    return err == FSG_ERR_NOENT ? 0 : err;
 }
 
 /* ---- rolling forward ---- */
@@ -395,13 +413,12 @@ static int roll_forward(struct fsg_ctx *c, const struct ffile *f, size_t n)
         if (err == 0)
             err = fsg_sync_parent(c, p, FSG_MANIFEST_NAME);
     }
-    /* The end of the transaction; what is left is only to be cleared. */
-    if (err == 0)
-        err = p->remove(p->ctx, FOTA_JOURNAL);
-    if (err == 0)
-        err = fsg_sync_parent(c, p, FOTA_JOURNAL);
+    /* What is left is only to be cleared, durably, and then the journal
+     * removed: the end of the transaction. */
     if (err == 0)
         err = clear_area(c, false, NULL);
+    if (err == 0)
+        err = remove_journal(c);
     for (size_t i = 0; i < n && err == 0; i++)
         emit_fota(c, f[i].name, &f[i].sum, f[i].protect);
     return err;
@@ -422,6 +439,11 @@ static int any_file(void *arg, const char *path, int type)
     if (type != FSG_TYPE_DIR)
         *(bool *)arg = true;
     return type != FSG_TYPE_DIR;
+}
+
+int fsg_fota_journal(struct fsg_ctx *c)
+{
+    return probe(c->usr, FOTA_JOURNAL, NULL);
 }
 
 int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *files)
@@ -469,10 +491,8 @@ int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *fil
         }
         if (err == 0)
             err = clear_area(c, false, NULL);
-        if (err == 0) {
-            err = c->usr->remove(c->usr->ctx, FOTA_JOURNAL);
-            err = err == FSG_ERR_NOENT ? 0 : err;
-        }
+        if (err == 0)
+            err = remove_journal(c);
         *files = moved;
         return err;
     }
@@ -500,7 +520,7 @@ int fsg_fota_begin(const struct fsg_config *cfg, struct fsg_fota **out)
         fsg_ctx_fini(&c);
         return FSG_ERR_NOTSUP;
     }
-    int busy = probe(c.usr, FOTA_JOURNAL, NULL);
+    int busy = fsg_fota_journal(&c);
     if (busy != 0) {
         fsg_ctx_fini(&c);
         /* committed, unfinished: the next boot finishes it */

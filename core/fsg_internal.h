@@ -312,10 +312,12 @@ int fsg_manifest_save_as(struct fsg_ctx *c, const struct fsg_port *port, const c
                          const struct fsg_manifest *m);
 /* The user table, loaded and indexed, by one of two rules for a table that
  * cannot be used: a missing one starts as the backup's under both; one
- * that is unreadable or not JSON fails the call under FSG_USR_STRICT (an
- * edit must not build on a table it could not read) and is started again
- * from the backup's under FSG_USR_REBUILD (boot repairs it). *seeded tells
- * that the table was started from the backup's: it must be written. */
+ * that is invalid (not JSON, too big, not a regular file) fails the call
+ * under FSG_USR_STRICT (an edit must not build on it) and is started again
+ * from the backup's under FSG_USR_REBUILD (boot repairs it). One that
+ * cannot be read (fsg_err_transient) fails under both: it is not known to
+ * be invalid, and rebuilding it would lose every recorded edit. *seeded
+ * tells that the table was started from the backup's: it must be written. */
 enum { FSG_USR_STRICT, FSG_USR_REBUILD };
 /* What a caller that has the backup table already gives (from, NULL: it is
  * loaded if needed), and hears of why the user's was started again. */
@@ -325,12 +327,24 @@ struct fsg_usr_from {
                                        or NULL; a user table of the same
                                        bytes is copied, not parsed */
     size_t bak_len;
-    int error;                      /* out, when seeded: why (FSG_ERR_NOENT:
-                                       missing) */
+    int error;                      /* out: the error of the table's read
+                                       or parse, if any (when seeded: why;
+                                       FSG_ERR_NOENT: missing) */
     uint64_t offset;                /* out, when seeded: where the JSON broke */
 };
 int fsg_usr_load(struct fsg_ctx *c, struct fsg_manifest *m, int rule, struct fsg_usr_from *from,
                  bool *seeded);
+/* Puts valid backup entry be back into user table m, as boot does for an
+ * entry m lost: m's refused entries of the same name are dropped (the
+ * backup's replaces them) and a copy of be is appended. */
+int fsg_manifest_put_back(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_entry *be);
+/* The user table as an edit sees it (fsg_usr_load, FSG_USR_STRICT), and
+ * the valid entry of name in it, or, as boot would put it back, the backup
+ * table's (fsg_manifest_put_back; m's index is then dropped). *changed
+ * tells that m differs from the table stored: it must be written.
+ * FSG_ERR_NOTPROTECTED when neither table lists name. */
+int fsg_usr_entry(struct fsg_ctx *c, struct fsg_manifest *m, const char *name,
+                  struct fsg_entry **out, bool *changed);
 
 /* ---- the feature switch: backup_restore.json (switch.c) ---- */
 
@@ -338,6 +352,15 @@ int fsg_usr_load(struct fsg_ctx *c, struct fsg_manifest *m, int rule, struct fsg
 int fsg_switch_read(struct fsg_ctx *c, int *err);
 
 /* ---- updates (fota.c) ---- */
+
+/* 1 if an update's journal is in the staging area (committed and
+ * unfinished, or damaged: the next boot settles it), 0 if not, or the
+ * error of the look. A build without FOTA has none. */
+#ifndef FSG_NO_FOTA
+int fsg_fota_journal(struct fsg_ctx *c);
+#else
+#define fsg_fota_journal(c) ((void)(c), 0)
+#endif
 
 /* Finishes, discards or abandons an update found in the staging area
  * (fota.c); with dry, only tells which (enum fsg_fota_state). */

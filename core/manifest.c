@@ -141,6 +141,49 @@ static bool has_nul_escape(const char *p, const char *end)
     return false;
 }
 
+/* The value of the \uXXXX escape at p (p + 6 <= end, p[0] == '\\'), or -1. */
+static long u_escape(const char *p, const char *end)
+{
+    long v = 0;
+    if (end - p < 6 || p[1] != 'u')
+        return -1;
+    for (int i = 2; i < 6; i++) {
+        int d = fsg_hex_digit(p[i]);
+        if (d < 0)
+            return -1;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+/* Finds the \u escapes of UTF-16 surrogates in p..end that are not half of
+ * a pair (RFC 8259 allows them; cJSON refuses them). With fix, each one's
+ * digits become FFFD, the same length, so that spans in a fixed copy are
+ * the spans of the original. Returns how many there are. */
+static size_t lone_surrogates(char *fix, const char *p, const char *end)
+{
+    size_t n = 0;
+    for (const char *q = p; q < end; q++) {
+        if (*q != '\\')
+            continue;
+        long v = u_escape(q, end);
+        if (v >= 0xD800 && v <= 0xDBFF) {
+            long w = q + 12 <= end && q[6] == '\\' ? u_escape(q + 6, end) : -1;
+            if (w >= 0xDC00 && w <= 0xDFFF) {
+                q += 11; /* a pair: both halves */
+                continue;
+            }
+        }
+        if (v >= 0xD800 && v <= 0xDFFF) {
+            if (fix != NULL)
+                memcpy(fix + (q - p) + 2, "FFFD", 4);
+            n++;
+        }
+        q++; /* the escaped character: an escaped backslash ends here */
+    }
+    return n;
+}
+
 /* Member keys take_entry uses; every other member is kept as text. */
 enum { K_NAME, K_CRC, K_SHA, K_PEND, K_PEND_SHA, K_COUNT };
 static const char *const known_keys[K_COUNT] = {"name", "crc32", "sha256", FSG_PENDING_KEY,
@@ -236,7 +279,8 @@ static int take_entry(struct fsg_ctx *c, cJSON *item, const char *src, const cha
         for (int i = 0; i < K_COUNT; i++)
             if (ch == k[i])
                 known = i;
-        if (known >= 0 && has_nul_escape(val, p)) {
+        /* A NUL or half a surrogate pair can be in no name or hash. */
+        if (known >= 0 && (has_nul_escape(val, p) || lone_surrogates(NULL, val, p) > 0)) {
             fsg_free(c, extra);
             return known == K_NAME                     ? FSG_DEFECT_NAME_CHARS
                    : known == K_CRC || known == K_SHA ? FSG_DEFECT_HASH_BAD
@@ -269,6 +313,7 @@ int fsg_manifest_parse(struct fsg_ctx *c, const char *text, size_t len, int sour
                        struct fsg_manifest *m, uint64_t *offset)
 {
     const char *p = text, *end = text + len;
+    char *fixed = NULL; /* text for cJSON, lone surrogates made U+FFFD */
     int err = 0;
 
     memset(m, 0, sizeof *m);
@@ -303,9 +348,29 @@ int fsg_manifest_parse(struct fsg_ctx *c, const char *text, size_t len, int sour
     } else {
         for (;;) {
             const char *stop = NULL;
-            cJSON *item = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &stop, 0);
+            const char *in = fixed != NULL ? fixed + (p - text) : p;
+            cJSON *item = cJSON_ParseWithLengthOpts(in, (size_t)(end - p), &stop, 0);
+            if (item == NULL && fixed == NULL && lone_surrogates(NULL, p, end) > 0) {
+                /* Valid JSON cJSON refuses: parse a copy in which each lone
+                 * surrogate is U+FFFD (the same length, so every span maps
+                 * back); the original's bytes are what is kept and checked,
+                 * and an entry with one in its name or hashes is refused. */
+                fixed = fsg_alloc(c, len + 1);
+                if (fixed == NULL) {
+                    err = FSG_ERR_NOMEM;
+                    goto fail;
+                }
+                memcpy(fixed, text, len);
+                fixed[len] = '\0';
+                (void)lone_surrogates(fixed, text, end);
+                continue;
+            }
+            if (stop != NULL && stop >= in && stop <= in + (end - p))
+                stop = p + (stop - in); /* back to the original */
+            else
+                stop = NULL;
             if (item == NULL) {
-                if (stop != NULL && stop >= p && stop <= end)
+                if (stop != NULL)
                     p = stop;
                 goto corrupt;
             }
@@ -357,6 +422,7 @@ int fsg_manifest_parse(struct fsg_ctx *c, const char *text, size_t len, int sour
     for (size_t i = 0; i < m->n; i++)
         if (!m->v[i].valid)
             report_defect(c, source, i, m->v[i].name, m->v[i].defect);
+    fsg_free(c, fixed);
     return 0;
 
 corrupt:
@@ -364,6 +430,7 @@ corrupt:
     if (offset != NULL)
         *offset = (uint64_t)(p - text);
 fail:
+    fsg_free(c, fixed);
     fsg_manifest_free(c, m);
     return err;
 }
@@ -430,6 +497,14 @@ int fsg_bak_load(struct fsg_ctx *c, struct fsg_manifest *m, uint64_t *offset, in
     return err;
 }
 
+/* The backup table, for what the user table lacks; none at all means that
+ * nothing is protected. */
+static int bak_for_usr(struct fsg_ctx *c, struct fsg_manifest *bak)
+{
+    int err = fsg_bak_load(c, bak, NULL, NULL, NULL, NULL, NULL);
+    return err == FSG_ERR_NOENT ? FSG_ERR_NOTPROTECTED : err;
+}
+
 int fsg_usr_load(struct fsg_ctx *c, struct fsg_manifest *m, int rule, struct fsg_usr_from *from,
                  bool *seeded)
 {
@@ -444,10 +519,11 @@ int fsg_usr_load(struct fsg_ctx *c, struct fsg_manifest *m, int rule, struct fsg
     *seeded = false;
     int err = manifest_read(c, c->usr, &text, &len);
     bool same = false;
-    if (from != NULL) {
+    if (FSG_SPEEDUPS && from != NULL) {
         /* The same bytes as the backup's (a device as it left the factory)
-         * are not parsed twice: the user table is a copy of the backup's. */
-        same = FSG_SPEEDUPS && err == 0 && from->bak_text != NULL && len == from->bak_len &&
+         * are not parsed twice: the user table is a copy of the backup's.
+         * (Without the speed-ups, no caller hands bytes over.) */
+        same = err == 0 && from->bak_text != NULL && len == from->bak_len &&
                memcmp(text, from->bak_text, len) == 0;
         fsg_free(c, from->bak_text);
         from->bak_text = NULL;
@@ -458,20 +534,22 @@ int fsg_usr_load(struct fsg_ctx *c, struct fsg_manifest *m, int rule, struct fsg
         err = fsg_manifest_parse(c, text, len, FSG_SOURCE_USR, m, &off);
     fsg_free(c, text);
 
-    /* Missing, the table starts as the backup's whatever the rule; unusable,
-     * only under the rule of a rebuild. */
-    if (err == FSG_ERR_NOMEM || (err < 0 && err != FSG_ERR_NOENT && rule != FSG_USR_REBUILD))
+    /* A table that cannot be read (a permission, an error that persisted
+     * after the second try) is not known to be invalid: rebuilding it would
+     * lose every recorded edit, so no rule does. Missing, the table starts
+     * as the backup's whatever the rule; invalid, only under the rule of a
+     * rebuild. */
+    if (err < 0 && from != NULL) {
+        from->error = err;
+        from->offset = off;
+    }
+    if (err == FSG_ERR_NOMEM || fsg_err_transient(err) ||
+        (err < 0 && err != FSG_ERR_NOENT && rule != FSG_USR_REBUILD))
         return err;
     if (err < 0) {
         *seeded = true;
-        if (from != NULL) {
-            from->error = err;
-            from->offset = off;
-        }
         if (bak == NULL) {
-            err = fsg_bak_load(c, &own, &off, NULL, NULL, NULL, NULL);
-            if (err == FSG_ERR_NOENT)
-                err = FSG_ERR_NOTPROTECTED; /* no table anywhere: nothing is protected */
+            err = bak_for_usr(c, &own);
             bak = &own;
         } else {
             err = 0;
@@ -483,6 +561,45 @@ int fsg_usr_load(struct fsg_ctx *c, struct fsg_manifest *m, int rule, struct fsg
     if (err == 0)
         err = fsg_manifest_index(c, m, FSG_SOURCE_USR);
     return err;
+}
+
+int fsg_manifest_put_back(struct fsg_ctx *c, struct fsg_manifest *m, const struct fsg_entry *be)
+{
+    for (size_t k = 0; k < m->n; k++) {
+        struct fsg_entry *ue = &m->v[k];
+        if (!ue->valid && ue->name != NULL && strcmp(ue->name, be->name) == 0)
+            ue->dropped = true;
+    }
+    return fsg_manifest_append(c, m, be);
+}
+
+int fsg_usr_entry(struct fsg_ctx *c, struct fsg_manifest *m, const char *name,
+                  struct fsg_entry **out, bool *changed)
+{
+    struct fsg_manifest bak;
+
+    int err = fsg_usr_load(c, m, FSG_USR_STRICT, NULL, changed);
+    if (err < 0)
+        return err;
+    *out = fsg_manifest_find(m, name);
+    if (*out != NULL)
+        return 0;
+    /* What boot would do: a name the backup table lists is protected even
+     * when the user table lost its entry, or holds only a refused one. */
+    err = bak_for_usr(c, &bak);
+    if (err < 0)
+        return err;
+    const struct fsg_entry *be = fsg_manifest_find(&bak, name);
+    err = be != NULL ? fsg_manifest_put_back(c, m, be) : FSG_ERR_NOTPROTECTED;
+    fsg_manifest_free(c, &bak);
+    if (err < 0)
+        return err;
+    /* Appending may have moved the entries the index points at: it is
+     * dropped (fsg_manifest_free releases it). */
+    m->nindex = 0;
+    *out = &m->v[m->n - 1];
+    *changed = true;
+    return 0;
 }
 
 /* Copies into the new last entry of m the strings and hashes of s. On

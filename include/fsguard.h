@@ -141,7 +141,8 @@ enum fsg_defect {
     FSG_DEFECT_NAME_DOTS,      /* a "." or ".." component */
     FSG_DEFECT_NAME_EMPTY,     /* an empty component ("//", trailing "/") */
     FSG_DEFECT_NAME_LONG,      /* longer than FSG_NAME_MAX or FSG_SEGMENT_MAX */
-    FSG_DEFECT_NAME_CHARS,     /* a control character, backslash or invalid UTF-8 */
+    FSG_DEFECT_NAME_CHARS,     /* a control character, backslash, invalid UTF-8,
+                                  or a \u escape of half a surrogate pair */
     FSG_DEFECT_NAME_RESERVED,  /* checksum.json itself, or a temporary name */
     FSG_DEFECT_NO_HASH,        /* neither a "crc32" nor a "sha256" key */
     FSG_DEFECT_HASH_TYPE,      /* "crc32" or "sha256" is not a string */
@@ -256,9 +257,14 @@ enum fsg_failure {
     FSG_FAILURE_BLOCKED,       /* a directory stands where the file goes, or a
                                   parent is a link or file */
     FSG_FAILURE_WRITE,         /* writing the user partition failed (see error) */
-    FSG_FAILURE_WEAK_HASH      /* the backup table is signed, but its entry
+    FSG_FAILURE_WEAK_HASH,     /* the backup table is signed, but its entry
                                   has no "sha256": a CRC-32 can be forged, so
                                   it cannot vouch for the copy */
+    FSG_FAILURE_UNREADABLE     /* the file could not be read (see error: a
+                                  permission, an error that persisted after
+                                  a second try). That says nothing of its
+                                  content, which may be a legitimate edit:
+                                  it is left as it is */
 };
 
 /* What boot did with an edit that fsg_put had not finished. */
@@ -438,16 +444,20 @@ enum fsg_feature {
     FSG_FEATURE_DISABLED,      /* "enable" is 0 or false (any other value
                                   enables, as in QuecPython) */
     FSG_FEATURE_NO_SWITCH,     /* backup_restore.json does not exist */
-    FSG_FEATURE_BAD_SWITCH     /* it is unreadable, not a JSON object, or has
-                                  no "enable" (see feature_error) */
+    FSG_FEATURE_BAD_SWITCH     /* it is not a regular file, too big, not a
+                                  JSON object, or has no "enable" (see
+                                  feature_error): restore is off. One that
+                                  exists but cannot be read stops the boot
+                                  with its error instead */
 };
 
 /* What happened to /usr/checksum.json. */
 enum fsg_manifest_action {
     FSG_MANIFEST_UNCHANGED = 0,
     FSG_MANIFEST_CREATED,      /* was missing: copied from the backup */
-    FSG_MANIFEST_REBUILT,      /* was unreadable or invalid: rebuilt from the
-                                  backup (see usr_manifest_error) */
+    FSG_MANIFEST_REBUILT,      /* was invalid (not JSON, too big, not a
+                                  regular file): rebuilt from the backup (see
+                                  usr_manifest_error) */
     FSG_MANIFEST_UPDATED       /* entries were changed or put back */
 };
 
@@ -456,7 +466,8 @@ struct fsg_report {
     int feature_error;         /* FSG_ERR_* behind FSG_FEATURE_BAD_SWITCH */
     int manifest;              /* enum fsg_manifest_action (dry run: would be) */
     int manifest_written;      /* 1 if checksum.json was written */
-    int usr_manifest_error;    /* why it was rebuilt, or 0 */
+    int usr_manifest_error;    /* why it was rebuilt, or why it could not be
+                                  read (the boot's error), or 0 */
     uint64_t usr_manifest_offset; /* byte where its JSON broke */
     int bak_manifest_error;    /* why the backup manifest was unusable, or 0 */
     uint64_t bak_manifest_offset;
@@ -473,6 +484,13 @@ struct fsg_report {
                                       it (COMMITTED), discarded it
                                       (UNCOMMITTED) or abandoned it (DAMAGED) */
     unsigned long fota_files;      /* files it finished or put back */
+    unsigned usr_manifest_kept;    /* a user checksum.json that was rebuilt
+                                      because it was not valid JSON (or too
+                                      big) is kept aside, renamed (dry run:
+                                      would be) to checksum.json.bad (1) or
+                                      checksum.json.bad.N (N, 2 to 9); 0:
+                                      not (nothing to keep, or all ten names
+                                      already taken) */
 };
 
 enum fsg_boot_flags {
@@ -489,16 +507,25 @@ enum fsg_boot_flags {
  *     the switch says: finished if committed, else discarded or abandoned
  *     (report->fota). Then, if /bak/backup_restore.json is missing, invalid
  *     or disabled, nothing more is done; report->feature says why; returns 0.
+ *     If it exists but cannot be read (a permission, a persistent I/O
+ *     error), nothing more is done either, and its error is returned: a
+ *     switch that cannot be read turns nothing off.
  *  2. /bak/checksum.json is read. If it is missing or not a JSON array the
  *     backup is unusable: nothing is written; returns its error and sets
  *     report->bak_manifest_error.
  *  3. /usr/checksum.json is read; missing, it is copied from the backup;
- *     unreadable or invalid, it is rebuilt from the backup.
+ *     invalid, it is rebuilt from the backup (the invalid bytes are kept
+ *     aside: report->usr_manifest_kept). If it cannot be read (a
+ *     permission, an I/O error that persists after a second try), it is
+ *     not rebuilt, which would lose every recorded edit: nothing is
+ *     written, and the error is returned (report->usr_manifest_error).
  *  4. Every protected file is hashed (CRC-32, and SHA-256 for entries that
  *     carry one). A missing, damaged or non-regular one is restored from its
  *     backup copy, but only if that copy matches every hash of its backup
  *     manifest entry; the restored file is read back and verified
  *     before it replaces the target. Otherwise it is left alone and FAILED.
+ *     A file that cannot be read is not known to be damaged: it is left
+ *     alone and FAILED (FSG_FAILURE_UNREADABLE), never replaced.
  *  5. Bad entries are reported and skipped; no file stops the pass.
  *  6. Entries of the backup manifest missing from the user's are put back.
  *  7. /usr/checksum.json is written once, atomically, only if it changed;
@@ -517,11 +544,16 @@ int fsg_report_exit_code(const struct fsg_report *report);
  * hashes the user file name ("/usr/1.txt"), records the hash in the user
  * checksum.json (atomically, only if the table changes: a new hash, a
  * pending one cleared, a missing table created) and stores it in *crc.
- * A missing user checksum.json is first copied from the backup.
+ * A missing user checksum.json is first copied from the backup. What is
+ * protected is what boot protects: a name the backup checksum.json lists
+ * is, even when the user table lost its entry or holds only a refused one;
+ * the entry is put back (as boot would) and recorded.
  * Fails with FSG_ERR_BADNAME for an invalid name, FSG_ERR_NOTPROTECTED when
- * checksum.json has no entry for it, FSG_ERR_NOENT / FSG_ERR_NOTREG when the
+ * neither checksum.json lists it, FSG_ERR_NOENT / FSG_ERR_NOTREG when the
  * file is missing or not a regular file, FSG_ERR_CORRUPT when the user
- * checksum.json is invalid. Nothing is written on failure. On success the
+ * checksum.json is invalid, FSG_ERR_BUSY while an update's journal waits
+ * for the next boot (which rolls the files forward, or back, over any edit
+ * made before it). Nothing is written on failure. On success the
  * entry as recorded is also reported as one FSG_EVENT_FILE (status OK), whose
  * hashes and sha_recorded give its sha256 when it carries one (the entry
  * keeps the kinds of hash it had: *crc is then computed but not recorded for
@@ -553,8 +585,9 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc);
  * directory, then records the hash as committed. A boot finding the file
  * with the pending hash commits it; with the old hash, discards it.
  *
- * begin fails with FSG_ERR_BADNAME, FSG_ERR_NOTPROTECTED (no entry; a
- * missing user checksum.json is first copied from the backup) or a storage
+ * begin fails with FSG_ERR_BADNAME, FSG_ERR_NOTPROTECTED, FSG_ERR_BUSY (as
+ * for fsg_calc: a name the backup table lists is protected; a missing user
+ * checksum.json is first copied from the backup) or a storage
  * error; write returns the first error and every later call repeats it;
  * commit returns it too, and then the file is unchanged. A commit failing
  * in its last step (recording the hash) leaves the new file in place with

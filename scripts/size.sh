@@ -14,7 +14,8 @@
 # --gc-sections) from one set of API functions: that is the code the
 # firmware gets. Budgets, checked (exit 1 if missed):
 #   - the small configuration's boot + calc (QuecPython's boot check and
-#     file_crc32.calc) has at most 10 KiB of .text;
+#     file_crc32.calc) has at most 11 KiB of .text (10 KiB until the
+#     robustness fixes of issue 14 cost 0.8 KiB: docs/PORTING.md);
 #   - no .data or .bss in any core object of either configuration;
 #   - no stack frame over 512 bytes, none of dynamic size;
 #   - the core calls no C-library allocator (malloc, realloc, free, ...)
@@ -29,7 +30,7 @@ cc=${ARM_CC:-arm-none-eabi-gcc}
 ld=${ARM_LD:-arm-none-eabi-ld}
 nm=${ARM_NM:-arm-none-eabi-nm}
 size=${ARM_SIZE:-arm-none-eabi-size}
-TEXT_MAX=$((10 * 1024))
+TEXT_MAX=$((11 * 1024))
 FRAME_MAX=512
 
 command -v "$cc" >/dev/null || { echo "size: $cc not found (make size installs gcc-arm-none-eabi)" >&2; exit 2; }

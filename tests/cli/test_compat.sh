@@ -193,4 +193,35 @@ fsg boot --root "$DEV"
 expect_rc 0
 expect_snap "$IO/dev.before" "$DEV" "disabled device"
 
+begin "RFC 8259 corners in both tables (lone surrogates as Python's json.dumps writes them): read, not rejected whole"
+new_device
+# A name Python decoded with surrogateescape, an unknown key with half a
+# pair, a whole pair, escaped slashes and a number with an exponent: all
+# valid JSON. Only the entry whose name is half a pair is refused.
+for part in "$USR" "$BAK"; do
+    "$PYTHON" - "$part/checksum.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+t = json.load(open(p))
+t[0]["note"] = "\udc80 from surrogateescape"
+t[0]["n"] = 1.5e300
+t.append({"name": "/usr/bad\udcff.py", "crc32": "0x1"})
+t.append({"name": "/usr/pair\ud83d\ude00.py", "crc32": "0x2"})
+s = json.dumps(t)
+assert "\\udc80" in s and "\\udcff" in s
+open(p, "w").write(s.replace("/usr/", "\\/usr\\/", 1))
+PY
+done
+cp "$USR/checksum.json" "$IO/usr.table"
+flip_bit "$USR/main.py"
+fsg boot --root "$DEV"
+expect_rc 4 "boot: main.py restored; the two refused entries (one per table) stay refused"
+expect_out_line restored "$USR/main.py"
+expect_restored /usr/main.py
+expect_err_line "$USR/checksum.json" "half a surrogate pair"
+expect_err_line "$BAK/checksum.json" "half a surrogate pair"
+expect_no_out "rebuilt"
+py_expect "the refused entry and the unknown keys are written back byte for byte" \
+    'all(x in open(USR + "/checksum.json").read() for x in ["\"/usr/bad\\udcff.py\"", "\"note\": \"\\udc80 from surrogateescape\"", "1.5e+300"])'
+
 finish

@@ -418,6 +418,9 @@ static int holds(struct dev *d, const char *path, const char *data, size_t len)
     return x != NULL && got == len && memcmp(x, data, len) == 0;
 }
 
+/* What the reboot of check_after reported, for the scenario's own check. */
+static struct fsg_report last_reboot;
+
 /* All or nothing: every file of the update new (protected ones hashed),
  * or every file as before and the new ones absent. */
 static void x_fota(struct dev *d)
@@ -438,6 +441,10 @@ static void x_fota(struct dev *d)
         fail("%s", "an update that did not happen left an entry");
     if (has_entry(d, "/usr/lib/new/mod.py", NULL, 0) != 0)
         fail("%s", "the new unprotected file got an entry");
+    /* An update that never committed left no new file: one whose files are
+     * all new committed, and the reboot must not call it discarded. */
+    if (updated && last_reboot.fota == FSG_FOTA_UNCOMMITTED)
+        fail("%s", "the reboot reported an uncommitted update discarded, but every file is new");
     int state;
     unsigned long files;
     struct fsg_config cfgx;
@@ -506,6 +513,7 @@ static void check_after(struct dev *d, const struct scenario *sc)
     config(&cfg, d);
     faultport_reset_ops(d->fbak);
     int err = fsg_boot(&cfg, 0, &r);
+    last_reboot = r;
     if (err < 0) {
         fail("the reboot failed: %s", fsg_strerror(err));
         return;

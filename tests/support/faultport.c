@@ -512,7 +512,9 @@ int faultport_protocol_ok(const struct faultport *fp)
     for (size_t i = 0; i < n; i++) {
         char dir[700];
         if (strcmp(v[i].op, "rename") == 0) {
-            int synced = 0;
+            /* A file the trace never wrote is as durable as it was when
+             * the trace began (the test's hands write durably). */
+            int synced = 1;
             for (size_t j = 0; j < i; j++) {
                 if (strcmp(v[j].a, v[i].a) != 0)
                     continue;

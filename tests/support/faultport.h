@@ -83,7 +83,8 @@ unsigned long faultport_mutating_calls(const struct faultport *fp);
  * "mkdir P", "syncdir P" (P empty for the root). */
 const char *faultport_trace(const struct faultport *fp);
 /* Checks the crash-safe write protocol in the trace: every rename moves a
- * file synced after its last write and is followed by a sync of the
+ * file synced after its last write (one the trace never wrote counts as
+ * synced) and is followed by a sync of the
  * target's directory (before the next create or rename); every new
  * directory is synced into its parent before anything else is created.
  * Prints what breaks it to stderr; returns 1 if nothing does. */

@@ -416,6 +416,9 @@ static void test_usr_manifest_invalid(void)
         CHECK_EQ_INT(r.ok, NSTD - 1);
         CHECK(is_factory(&d, "/usr/lib/b.py"));
         CHECK_EQ_STR(memport_get(d.usr, "checksum.json", NULL) != NULL ? "x" : NULL, "x");
+        /* Its bytes are not discarded: kept aside, like fsck's lost+found. */
+        CHECK_EQ_INT(r.usr_manifest_kept, 1);
+        CHECK_EQ_STR(memport_get(d.usr, "checksum.json.bad", NULL), bad[k]);
         CHECK_EQ_INT(mpdev_count(&d, FSG_EVENT_FILE), NSTD);
         uint32_t crc;
         for (size_t i = 0; i < NSTD; i++) {
@@ -425,6 +428,35 @@ static void test_usr_manifest_invalid(void)
             CHECK_EQ_INT(crc, mp_crc(f, fl));
         }
         check_port_hygiene(&d);
+        mpdev_free(&d);
+    }
+
+    /* Kept aside again and again, never over an earlier one; a dry run
+     * only says where; with all ten names taken, the newest is not kept
+     * (the ten are), and the table is rebuilt all the same. */
+    {
+        struct mp_device d;
+        struct fsg_report r;
+        char name[32], text[32];
+        std_device(&d);
+        for (unsigned n = 1; n <= 10; n++) {
+            snprintf(text, sizeof text, "[broken %u", n);
+            memport_put_str(d.usr, "checksum.json", text);
+            CHECK_EQ_INT(mpdev_boot(&d, FSG_DRY_RUN, &r), 0);
+            CHECK_EQ_INT(r.usr_manifest_kept, n <= 9 ? n : 0);
+            CHECK_EQ_INT(memport_mutating_calls(d.usr), 0);
+            CHECK_EQ_INT(mpdev_boot(&d, 0, &r), 0);
+            CHECK_EQ_INT(r.manifest, FSG_MANIFEST_REBUILT);
+            CHECK_EQ_INT(r.usr_manifest_kept, n <= 9 ? n : 0);
+            CHECK(memport_protocol_ok(d.usr));
+        }
+        for (unsigned n = 1; n <= 9; n++) {
+            snprintf(name, sizeof name, n == 1 ? "checksum.json.bad" : "checksum.json.bad.%u", n);
+            snprintf(text, sizeof text, "[broken %u", n);
+            CHECK_EQ_STR(memport_get(d.usr, name, NULL), text);
+        }
+        CHECK_EQ_INT(mpdev_boot(&d, 0, &r), 0);
+        CHECK_EQ_INT(fsg_report_exit_code(&r), 0);
         mpdev_free(&d);
     }
 
@@ -473,10 +505,16 @@ static void test_usr_manifest_read_retry(void)
             CHECK_EQ_STR(memport_get(d.usr, "a.py", NULL), "print('edited')\n");
             CHECK_EQ_INT(memport_mutations(d.usr), 0);
         } else {
-            /* Every read fails: the table is given up and nothing can be
-             * verified; the files are still what they were or factory. */
-            CHECK_EQ_INT(r.manifest, FSG_MANIFEST_REBUILT);
+            /* Every read fails: the table cannot be read, which says nothing
+             * of it, so it is not rebuilt over the recorded edit: the boot
+             * fails and writes nothing. */
+            CHECK_EQ_INT(ret, FSG_ERR_IO);
+            CHECK_EQ_INT(r.manifest, FSG_MANIFEST_UNCHANGED);
             CHECK_EQ_INT(r.usr_manifest_error, FSG_ERR_IO);
+            CHECK_EQ_INT(memport_mutating_calls(d.usr), 0);
+            CHECK_EQ_STR(memport_get(d.usr, "a.py", NULL), "print('edited')\n");
+            CHECK(mpdev_usr_crc(&d, "/usr/a.py", &crc) == 1 &&
+                  crc == mp_crc("print('edited')\n", 16));
         }
         mpdev_free(&d);
     }

@@ -50,6 +50,9 @@ static void setup(struct mp_device *d)
     memport_put_str(d->usr, "checksum.json", text);
 }
 
+static int put_text(struct mp_device *d, const char *name, const char *text, uint32_t *crc);
+static uint32_t table_crc(const struct mp_device *d, const char *name, int *pending);
+
 static void check_hygiene(const struct mp_device *d)
 {
     CHECK_EQ_INT(memport_open_handles(d->usr), 0);
@@ -225,12 +228,41 @@ static void test_failures(void)
     CHECK_EQ_INT(memport_ops(d.usr)->calls[FP_OP_OPEN], 2);
     mpdev_free(&d);
 
-    /* A user manifest that lacks an entry the backup has: not protected
-     * (calc does not put entries back; boot does). */
-    setup(&d);
-    memport_put_str(d.usr, "checksum.json", "[]");
-    expect_fail(&d, "/usr/a.py", FSG_ERR_NOTPROTECTED);
-    mpdev_free(&d);
+    /* A user manifest that lacks an entry the backup has, or holds only a
+     * refused one: protected all the same, as boot would put the entry
+     * back and restore the file; calc puts it back with the file's hash.
+     * A name neither table lists stays unprotected. */
+    for (int refused = 0; refused < 2; refused++) {
+        crc = 0;
+        int pending;
+        setup(&d);
+        memport_put_str(d.usr, "checksum.json",
+                        refused ? "[{\"name\": \"/usr/a.py\", \"crc32\": \"zz\"}]" : "[]");
+        memport_put_str(d.usr, "a.py", "edited, entry lost\n");
+        memport_put_str(d.usr, "other.txt", "not protected");
+        expect_fail(&d, "/usr/other.txt", FSG_ERR_NOTPROTECTED);
+        mpdev_reset(&d);
+        CHECK_EQ_INT(fsg_calc(&d.cfg, "/usr/a.py", &crc), 0);
+        CHECK_EQ_INT(crc, crc_of("edited, entry lost\n"));
+        CHECK_EQ_INT(table_crc(&d, "/usr/a.py", &pending), crc);
+        cJSON *t = cJSON_Parse(memport_get(d.usr, "checksum.json", NULL));
+        CHECK_EQ_INT(cJSON_GetArraySize(t), 1); /* the refused one dropped */
+        cJSON_Delete(t);
+        check_hygiene(&d);
+        /* boot agrees: the edit stays, nothing restored. */
+        struct fsg_report r;
+        CHECK_EQ_INT(mpdev_boot(&d, 0, &r), 0);
+        CHECK_EQ_STR(memport_get(d.usr, "a.py", NULL), "edited, entry lost\n");
+        CHECK_EQ_INT(r.restored, 0);
+        /* put too. */
+        memport_put_str(d.usr, "checksum.json", "[]");
+        CHECK_EQ_INT(put_text(&d, "/usr/a.py", "put, entry lost\n", &crc), 0);
+        CHECK_EQ_INT(table_crc(&d, "/usr/a.py", &pending), crc_of("put, entry lost\n"));
+        CHECK_EQ_INT(pending, 0);
+        CHECK_EQ_INT(mpdev_boot(&d, 0, &r), 0);
+        CHECK_EQ_STR(memport_get(d.usr, "a.py", NULL), "put, entry lost\n");
+        mpdev_free(&d);
+    }
 }
 
 static void test_manifest_missing(void)

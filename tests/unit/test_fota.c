@@ -817,6 +817,24 @@ static void check_journal_format(const struct fx *f)
     cJSON_Delete(j);
 }
 
+/* While a journal waits for the next boot, an edit is refused (that boot
+ * would roll the files forward, or back, over it) and changes nothing. */
+static void expect_edits_refused(struct fx *f)
+{
+    uint32_t crc = 0;
+    struct fsg_put *put = NULL;
+    char *before = memport_dump(f->d.usr);
+    fx_reset(f);
+    CHECK_EQ_INT(fsg_calc(&f->d.cfg, "/usr/keep.py", &crc), FSG_ERR_BUSY);
+    CHECK_EQ_INT(fsg_put_begin(&f->d.cfg, "/usr/keep.py", &put), FSG_ERR_BUSY);
+    CHECK(put == NULL);
+    CHECK_EQ_INT(memport_mutating_calls(f->d.usr), 0);
+    char *after = memport_dump(f->d.usr);
+    CHECK_EQ_STR(after, before);
+    free(before);
+    free(after);
+}
+
 static void test_boot_committed(void)
 {
     struct fx f;
@@ -842,6 +860,8 @@ static void test_boot_committed(void)
     struct fsg_fota *tx = NULL;
     CHECK_EQ_INT(fsg_fota_begin(&f.d.cfg, &tx), FSG_ERR_BUSY);
     CHECK(tx == NULL);
+    /* So must an edit. */
+    expect_edits_refused(&f);
 
     /* A dry run says what it would do and writes nothing. */
     expect_dry_boot(&f, FSG_FOTA_COMMITTED, 3);
@@ -1010,6 +1030,7 @@ static void test_boot_damaged(void)
         CHECK_EQ_INT(memport_mutating_calls(f.d.usr), 0);
         struct fsg_fota *tx = NULL;
         CHECK_EQ_INT(fsg_fota_begin(&f.d.cfg, &tx), FSG_ERR_BUSY);
+        expect_edits_refused(&f);
 
         expect_dry_boot(&f, FSG_FOTA_DAMAGED, 2);
 

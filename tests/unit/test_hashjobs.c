@@ -154,11 +154,11 @@ static int hook_poison(void *ctx, struct fsg_hash_job *jobs, size_t n)
     return 0;
 }
 
-/* A dry boot with hook fn: the event of name has problem, and three files
- * (the two damaged ones and name) would be restored. Returns the event's
- * crc32 as found. */
+/* A dry boot with hook fn: the event of name has problem and status, and
+ * the two damaged files would be restored, and name too when its status
+ * says so. Returns the event's crc32 as found. */
 static uint32_t boot_with(int (*fn)(void *, struct fsg_hash_job *, size_t), const char *name,
-                          int problem)
+                          int problem, int status)
 {
     struct mp_device d;
     struct fsg_report r;
@@ -171,21 +171,24 @@ static uint32_t boot_with(int (*fn)(void *, struct fsg_hash_job *, size_t), cons
     CHECK_EQ_INT(mpdev_boot(&d, FSG_DRY_RUN, &r), 0);
     const struct mp_event *ev = mpdev_event(&d, FSG_EVENT_FILE, name);
     CHECK(ev != NULL && ev->problem == problem);
-    CHECK(ev != NULL && ev->status == FSG_STATUS_RESTORED);
+    CHECK(ev != NULL && ev->status == status);
     if (ev != NULL)
         actual = ev->actual;
-    CHECK_EQ_INT(r.restored, 3);
+    CHECK_EQ_INT(r.restored, status == FSG_STATUS_RESTORED ? 3 : 2);
+    CHECK_EQ_INT(r.failed, status == FSG_STATUS_FAILED ? 2 : 1); /* and the directory */
     mpdev_free(&d);
     return actual;
 }
 
-/* A job's error is the file's: an unreadable file is not a good one. And
- * the hook's hashes are the ones judged (not hashed again by fsguard): a
- * clean file whose job says another CRC-32 is taken as damaged. */
+/* A job's error is the file's: an unreadable file is not a good one, nor
+ * known to be damaged (left alone, failed). And the hook's hashes are the
+ * ones judged (not hashed again by fsguard): a clean file whose job says
+ * another CRC-32 is taken as damaged. */
 static void test_job_results_used(void)
 {
-    (void)boot_with(hook_eio, "/usr/d05/f0005.txt", FSG_PROBLEM_UNREADABLE);
-    uint32_t got = boot_with(hook_poison, "/usr/d06/f0006.txt", FSG_PROBLEM_MISMATCH);
+    (void)boot_with(hook_eio, "/usr/d05/f0005.txt", FSG_PROBLEM_UNREADABLE, FSG_STATUS_FAILED);
+    uint32_t got = boot_with(hook_poison, "/usr/d06/f0006.txt", FSG_PROBLEM_MISMATCH,
+                             FSG_STATUS_RESTORED);
     CHECK_EQ_INT(got, mp_crc("file 6\n", 7) ^ 1u);
 }
 

@@ -986,6 +986,67 @@ static void test_sort(void)
     }
 }
 
+/* RFC 8259 allows a \u escape of half a surrogate pair (Python's json.dumps
+ * writes one for a file name it decoded with surrogateescape); cJSON
+ * refuses it. The table still parses: an entry with one in its name or
+ * hashes is refused alone, one elsewhere (a key fsguard does not use, the
+ * key itself) is valid and written back byte for byte, and a real pair is
+ * the character it encodes. The same in every position of the table. */
+static void test_lone_surrogates(void)
+{
+    struct mp_device d;
+    struct fsg_ctx c;
+    struct fsg_manifest m;
+    uint64_t off = 0;
+    static const char t[] =
+        "[{\"name\": \"/usr/a.py\", \"crc32\": \"0x1\", \"note\": \"\\udc00 low\", \"\\ud800\": 1},\n"
+        " {\"name\": \"/usr/\\ud800.py\", \"crc32\": \"0x2\"},\n"
+        " {\"name\": \"/usr/\\ud83d\\ude00.py\", \"crc32\": \"0x3\"},\n"
+        " {\"name\": \"/usr/b.py\", \"crc32\": \"\\udbff\"},\n"
+        " {\"name\": \"/usr/x\\\\ud800.py\", \"crc32\": \"0x5\"},\n"
+        " {\"name\": \"/usr/c.py\", \"crc32\": \"0x6\", \"fsg_pending\": \"\\ude00\"},\n"
+        " {\"name\": \"/usr/\\ud800\\ud800.py\", \"crc32\": \"0x7\"},\n"
+        " {\"name\": \"/usr/z.py\", \"crc32\": \"0x8\"}]";
+    static const int valid[] = {1, 0, 1, 0, 0, 0, 0, 1};
+    static const int defect[] = {0, FSG_DEFECT_NAME_CHARS, 0, FSG_DEFECT_HASH_BAD,
+                                 FSG_DEFECT_NAME_CHARS, FSG_DEFECT_PENDING_BAD,
+                                 FSG_DEFECT_NAME_CHARS, 0};
+
+    mpdev_init(&d);
+    CHECK_EQ_INT(fsg_ctx_init(&c, &d.cfg), 0);
+    CHECK_EQ_INT(fsg_manifest_parse(&c, t, sizeof t - 1, FSG_SOURCE_USR, &m, &off), 0);
+    CHECK_EQ_INT(m.n, 8);
+    for (size_t i = 0; i < m.n && i < 8; i++) {
+        CHECK_EQ_INT(m.v[i].valid, valid[i]);
+        const struct mp_event *e = mpdev_entry_event(&d, FSG_SOURCE_USR, (unsigned long)i);
+        if (defect[i] != 0)
+            CHECK(e != NULL && e->defect == defect[i]);
+        else
+            CHECK(e == NULL);
+    }
+    if (m.n == 8) {
+        CHECK_EQ_STR(m.v[0].name, "/usr/a.py");
+        CHECK_EQ_STR(m.v[0].extra, "\"note\": \"\\udc00 low\",\"\\ud800\": 1");
+        CHECK_EQ_STR(m.v[2].name, "/usr/\xf0\x9f\x98\x80.py"); /* U+1F600 */
+        CHECK_EQ_INT(m.v[7].sum.crc, 8);
+    }
+    /* Written back, every byte of the refused entries and of the kept key
+     * is as it was. */
+    CHECK_EQ_INT(fsg_manifest_save(&c, c.usr, &m), 0);
+    const char *out = memport_get(d.usr, "checksum.json", NULL);
+    CHECK(out != NULL && strstr(out, "\"note\": \"\\udc00 low\",\"\\ud800\": 1") != NULL);
+    CHECK(out != NULL && strstr(out, "{\"name\": \"/usr/\\ud800.py\", \"crc32\": \"0x2\"}") != NULL);
+    CHECK(out != NULL && strstr(out, "\"crc32\": \"\\udbff\"") != NULL);
+    fsg_manifest_free(&c, &m);
+    /* A table that is not JSON for another reason after one is still not. */
+    static const char bad[] = "[{\"name\": \"/usr/\\ud800.py\", \"crc32\": \"0x2\"}, {\"name\": 1,]";
+    CHECK_EQ_INT(fsg_manifest_parse(&c, bad, sizeof bad - 1, FSG_SOURCE_USR, &m, &off),
+                 FSG_ERR_CORRUPT);
+    CHECK(off > 45 && off < sizeof bad - 1); /* in the second entry, not the first */
+    fsg_ctx_fini(&c);
+    mpdev_free(&d);
+}
+
 int main(void)
 {
     test_sort();
@@ -1001,6 +1062,7 @@ int main(void)
     test_bak_defects();
     test_nul_in_name();
     test_nul_and_control_bytes();
+    test_lone_surrogates();
     test_manifest_max();
     test_switch_max();
     test_written_format();
