@@ -565,7 +565,9 @@ int fsg_boot(const struct fsg_config *cfg, int flags, struct fsg_report *report)
     struct fsg_ctx c;
 
     memset(report, 0, sizeof *report);
-    int err = fsg_ctx_init(&c, cfg);
+    /* A check alone only reads: it shares the device with other readers. */
+    int err = fsg_ctx_open(&c, cfg, FSG_NEED_USR | FSG_NEED_BAK |
+                                        (flags & FSG_DRY_RUN ? FSG_LOCK_SH : FSG_LOCK_EX));
     if (err < 0)
         return err;
     /* The pass's state lives in the caller's allocator, not on the stack:

@@ -61,10 +61,25 @@ void fsg_emit(struct fsg_ctx *c, const struct fsg_event *ev)
         c->cfg->on_event(c->cfg->event_ctx, ev);
 }
 
+/* Version 1 ports (a shorter struct, without lock and unlock) are still
+ * accepted; their lock fields are never read. */
 static bool port_ok(const struct fsg_port *p)
 {
-    return p != NULL && p->version == FSG_PORT_VERSION && p->open != NULL &&
-           p->read != NULL && p->close != NULL && p->stat != NULL;
+    return p != NULL && (p->version == FSG_PORT_VERSION || p->version == 1) &&
+           p->open != NULL && p->read != NULL && p->close != NULL && p->stat != NULL;
+}
+
+/* Takes the user port's lock, if it has one, for the call. */
+static int ctx_lock(struct fsg_ctx *c, unsigned need)
+{
+    const struct fsg_port *p = c->usr;
+    if (!(need & (FSG_LOCK_SH | FSG_LOCK_EX)) || p->version < 2 || p->lock == NULL ||
+        p->unlock == NULL)
+        return 0;
+    int mode = need & FSG_LOCK_EX ? FSG_LOCK_EXCLUSIVE : FSG_LOCK_SHARED;
+    int err = p->lock(p->ctx, mode, c->cfg->lock_wait_ms);
+    c->locked = err == 0;
+    return err;
 }
 
 int fsg_ctx_init(struct fsg_ctx *c, const struct fsg_config *cfg)
@@ -94,11 +109,17 @@ int fsg_ctx_open(struct fsg_ctx *c, const struct fsg_config *cfg, unsigned need)
         c->buf = c->own_buf;
         c->buf_size = FSG_DEFAULT_BUF;
     }
-    return 0;
+    int err = ctx_lock(c, need);
+    if (err < 0)
+        fsg_ctx_fini(c);
+    return err;
 }
 
 void fsg_ctx_fini(struct fsg_ctx *c)
 {
+    if (c->locked)
+        (void)c->usr->unlock(c->usr->ctx);
+    c->locked = false;
     if (c->cfg != NULL)
         fsg_free(c, c->own_buf);
     c->own_buf = NULL;

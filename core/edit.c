@@ -48,7 +48,7 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
     struct fsg_sum h;
 
     memset(&m, 0, sizeof m);
-    int err = fsg_ctx_init(&c, cfg);
+    int err = fsg_ctx_open(&c, cfg, FSG_NEED_USR | FSG_NEED_BAK | FSG_LOCK_EX);
     if (err < 0)
         return err;
     if (fsg_name_check(name) != FSG_DEFECT_NONE) {
@@ -102,7 +102,7 @@ int fsg_put_begin(const struct fsg_config *cfg, const char *name, struct fsg_put
     bool seeded = false;
 
     *out = NULL;
-    int err = fsg_ctx_init(&c, cfg);
+    int err = fsg_ctx_open(&c, cfg, FSG_NEED_USR | FSG_NEED_BAK | FSG_LOCK_EX);
     if (err < 0)
         return err;
     memset(&m, 0, sizeof m);

@@ -10,6 +10,7 @@ const char *fsg_strerror(int err)
     case FSG_OK: return "success";
     case FSG_ERR_NOENT: return "no such file or directory";
     case FSG_ERR_IO: return "input/output error";
+    case FSG_ERR_LOCKED: return "device busy: another operation holds its lock";
     case FSG_ERR_NOMEM: return "out of memory";
     case FSG_ERR_ACCES: return "permission denied";
     case FSG_ERR_BUSY: return "a committed update is unfinished (boot finishes it)";

@@ -510,7 +510,7 @@ int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *fil
 int fsg_fota_begin(const struct fsg_config *cfg, struct fsg_fota **out)
 {
     struct fsg_ctx c;
-    int err = fsg_ctx_init(&c, cfg);
+    int err = fsg_ctx_open(&c, cfg, FSG_NEED_USR | FSG_NEED_BAK | FSG_LOCK_EX);
 
     *out = NULL;
     if (err < 0)
@@ -731,7 +731,7 @@ int fsg_fota_commit(struct fsg_fota *tx, struct fsg_fota_report *r)
 int fsg_fota_status(const struct fsg_config *cfg, int *state, unsigned long *files)
 {
     struct fsg_ctx c;
-    int err = fsg_ctx_open(&c, cfg, FSG_NEED_USR);
+    int err = fsg_ctx_open(&c, cfg, FSG_NEED_USR | FSG_LOCK_SH);
     *state = FSG_FOTA_NONE;
     *files = 0;
     if (err < 0)

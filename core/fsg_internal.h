@@ -55,12 +55,18 @@ struct fsg_ctx {
     unsigned char *buf;
     size_t buf_size;
     void *own_buf;              /* buf when the core allocated it */
+    bool locked;                /* holds the user port's lock (fini drops it) */
 };
 
+/* Both ports, no lock. */
 int fsg_ctx_init(struct fsg_ctx *c, const struct fsg_config *cfg);
 /* As fsg_ctx_init, requiring only the ports named in need. */
 #define FSG_NEED_USR 1u
 #define FSG_NEED_BAK 2u
+/* ... and holding the user port's lock for the call (until fsg_ctx_fini),
+ * in this mode: readers SHARED, writers EXCLUSIVE. */
+#define FSG_LOCK_SH 4u
+#define FSG_LOCK_EX 8u
 int fsg_ctx_open(struct fsg_ctx *c, const struct fsg_config *cfg, unsigned need);
 void fsg_ctx_fini(struct fsg_ctx *c);
 void *fsg_alloc(struct fsg_ctx *c, size_t size);

@@ -115,7 +115,9 @@ int fsg_inspect(const struct fsg_config *cfg, int source, struct fsg_inspect_rep
     memset(&in, 0, sizeof in);
     if (source != FSG_SOURCE_BAK && source != FSG_SOURCE_USR)
         return FSG_ERR_INVAL;
-    int err = fsg_ctx_open(&c, cfg, source == FSG_SOURCE_BAK ? FSG_NEED_BAK : FSG_NEED_USR);
+    /* The user partition is read under its lock; nothing writes the backup. */
+    int err = fsg_ctx_open(&c, cfg,
+                           source == FSG_SOURCE_BAK ? FSG_NEED_BAK : FSG_NEED_USR | FSG_LOCK_SH);
     if (err < 0)
         return err;
     in.c = &c;

@@ -23,6 +23,14 @@
  * a temporary file in the same directory, syncs it, renames it over the
  * target and syncs the directory. The backup partition is only ever read.
  *
+ * Concurrency: with a user partition port that has lock and unlock
+ * (struct fsg_port), every call that writes the user partition holds its
+ * lock exclusively for its whole run, and every call that only reads it
+ * holds it shared, so that two calls (two tasks, two processes) never
+ * interleave their changes or touch each other's temporary files. A call
+ * that cannot get the lock within cfg->lock_wait_ms fails with
+ * FSG_ERR_LOCKED, having read and written nothing.
+ *
  * Error convention: functions return 0 (or a non-negative value) on success
  * and a negative FSG_ERR_* code on failure. Errors returned by a port pass
  * through unchanged. Normal outcomes (a damaged file, a restore) are not
@@ -47,9 +55,12 @@ enum fsg_error {
     FSG_OK              = 0,
     FSG_ERR_NOENT       = -2,    /* no such file or directory */
     FSG_ERR_IO          = -5,    /* input/output error */
+    FSG_ERR_LOCKED      = -11,   /* device busy: another operation holds the
+                                    user partition's lock (fsg_port.lock) */
     FSG_ERR_NOMEM       = -12,   /* out of memory */
     FSG_ERR_ACCES       = -13,   /* permission denied */
-    FSG_ERR_BUSY        = -16,   /* an update is committed but unfinished */
+    FSG_ERR_BUSY        = -16,   /* an update is committed but unfinished
+                                    (not a lock: that is FSG_ERR_LOCKED) */
     FSG_ERR_EXIST       = -17,   /* file exists */
     FSG_ERR_NOTDIR      = -20,   /* a path component is not a directory */
     FSG_ERR_ISDIR       = -21,   /* is a directory */
@@ -166,7 +177,23 @@ int fsg_name_check(const char *name);
 /* ------------------------------------------------------------------------ */
 /* The storage port.                                                        */
 
-#define FSG_PORT_VERSION 1
+/* 2 added the optional lock and unlock callbacks at the end of struct
+ * fsg_port. The core still accepts a port of version 1 (built against the
+ * older, shorter struct): it reads no lock callbacks from it, and such a
+ * port has no locking. Source written for version 1 that zero-initialises
+ * the struct (or uses designated initialisers) builds unchanged and gets
+ * NULL callbacks: no locking. */
+#define FSG_PORT_VERSION 2
+
+/* Lock modes (fsg_port.lock). Every call that writes the user partition
+ * (fsg_boot, fsg_calc, an fsg_put from begin to commit or abort, an
+ * fsg_fota from begin to commit or abort) holds it EXCLUSIVE for its whole
+ * run; readers (fsg_boot with FSG_DRY_RUN, fsg_inspect of the user
+ * partition, fsg_fota_status) hold it SHARED. */
+enum fsg_lock_mode {
+    FSG_LOCK_SHARED    = 1,
+    FSG_LOCK_EXCLUSIVE = 2
+};
 
 /* Kinds of directory entry, as reported by stat and list. */
 enum fsg_type {
@@ -232,6 +259,22 @@ struct fsg_port {
      * ".."); stops and returns fn's value when fn returns non-zero. */
     int (*list)(void *ctx, const char *path,
                 int (*fn)(void *arg, const char *name, int type), void *arg);
+
+    /* Optional, version 2; both or neither (NULL: no locking, for a device
+     * where only one task ever calls fsguard). Only the user partition's
+     * port is asked. lock takes the partition's lock in mode (enum
+     * fsg_lock_mode), waiting at most wait_ms milliseconds (0: not at all)
+     * while another holder keeps it: any number of SHARED holders at once,
+     * or one EXCLUSIVE. Returns 0 when held, FSG_ERR_LOCKED when it was
+     * still held by another at the end of the wait, or another error.
+     * The holder must be another call (another task or process), never the
+     * same one: fsguard takes it once per call and never nests. A lock
+     * that outlives its holder (a crashed process) must not exist: use
+     * what the system releases on death (POSIX: flock). unlock releases
+     * what lock took; the core calls it exactly once after each successful
+     * lock, on every path. */
+    int (*lock)(void *ctx, int mode, uint32_t wait_ms);
+    int (*unlock)(void *ctx);
 };
 
 /* ------------------------------------------------------------------------ */
@@ -417,6 +460,12 @@ struct fsg_config {
      * core built with FSG_NO_CRYPTO cannot check one: a key makes fsg_boot
      * fail with FSG_ERR_SIGNATURE (signature_error FSG_ERR_NOTSUP). */
     const unsigned char *pubkey;
+
+    /* How long a call waits for the user partition's lock (fsg_port.lock)
+     * while another call holds it, in milliseconds; 0 (the default) does
+     * not wait. A call that does not get it fails with FSG_ERR_LOCKED
+     * before anything is read or written. */
+    uint32_t lock_wait_ms;
 };
 
 #define FSG_PUBKEY_LEN 32
@@ -593,6 +642,12 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc);
  * in its last step (recording the hash) leaves the new file in place with
  * its hash pending, which the next boot commits. A successful commit reports
  * the entry as recorded as one FSG_EVENT_FILE, as fsg_calc does.
+ *
+ * The user partition's lock (struct fsg_port) is held EXCLUSIVE from begin
+ * until commit or abort returns: every other call on the device waits (up
+ * to its cfg->lock_wait_ms) meanwhile, so do not keep a put open longer
+ * than the content takes to produce. begin fails with FSG_ERR_LOCKED when
+ * the device stays busy.
  */
 struct fsg_put;
 int fsg_put_begin(const struct fsg_config *cfg, const char *name, struct fsg_put **put);
@@ -659,7 +714,9 @@ struct fsg_fota_report {
  * no list, remove or rename (the staging area is swept by listing it). add fails with FSG_ERR_BADNAME for a name fsg_name_check
  * refuses, FSG_ERR_EXIST for a name added twice. commit fails with
  * FSG_ERR_ISDIR when a target is a directory. Errors stick: every later
- * call returns the first.
+ * call returns the first. As for fsg_put, the user partition's lock is held
+ * EXCLUSIVE from begin until commit or abort returns (begin: FSG_ERR_LOCKED
+ * when the device stays busy); fsg_fota_status holds it SHARED.
  */
 struct fsg_fota;
 int fsg_fota_begin(const struct fsg_config *cfg, struct fsg_fota **tx);
@@ -786,8 +843,10 @@ struct fsg_inspect_report {
  * the other port may be NULL. Every listed file is hashed and reported as an
  * FSG_EVENT_FILE (status OK, or FAILED with its problem); every other entry
  * of the partition but the JSON files as FSG_EVENT_UNLISTED. Needs the
- * port's list. Returns 0, or an error when checksum.json is unusable
- * (report->manifest_error) or the partition cannot be read.
+ * port's list. Inspecting the user partition holds its lock SHARED (the
+ * backup partition has none: nothing writes it). Returns 0, or an error
+ * when checksum.json is unusable (report->manifest_error) or the partition
+ * cannot be read (FSG_ERR_LOCKED: busy).
  */
 int fsg_inspect(const struct fsg_config *cfg, int source, struct fsg_inspect_report *report);
 

@@ -324,6 +324,84 @@ static void links(struct fsg_conformance *t)
     }
 }
 
+static int count_entry(void *arg, const char *name, int type)
+{
+    (void)name;
+    (void)type;
+    (*(long *)arg)++;
+    return 0;
+}
+
+static long root_entries(const struct fsg_port *p)
+{
+    long n = 0;
+    if (p->list == NULL || p->list(p->ctx, "", count_entry, &n) < 0)
+        return -1;
+    return n;
+}
+
+/* The lock (fsg_port.lock, unlock): optional, both or neither; each mode
+ * taken and given back; nothing created in the partition to take it; with
+ * t->other, an EXCLUSIVE holder keeps out both modes, SHARED holders share
+ * and keep EXCLUSIVE out, a bounded wait ends with FSG_ERR_LOCKED, and the
+ * lock is free again once given back. */
+static void locks(struct fsg_conformance *t)
+{
+    const struct fsg_port *p = t->port, *o = t->other;
+
+    check(t, (p->lock == NULL) == (p->unlock == NULL), "lock and unlock: both or neither", 0);
+    if (p->lock == NULL || p->unlock == NULL)
+        return;
+    long before = root_entries(p);
+    int err = p->lock(p->ctx, FSG_LOCK_SHARED, 0);
+    check(t, err == 0, "lock SHARED of a free partition", err);
+    check(t, root_entries(p) == before, "taking the lock creates nothing in the partition",
+          root_entries(p));
+    if (err == 0) {
+        err = p->unlock(p->ctx);
+        check(t, err == 0, "unlock after SHARED", err);
+    }
+    err = p->lock(p->ctx, FSG_LOCK_EXCLUSIVE, 0);
+    check(t, err == 0, "lock EXCLUSIVE of a free partition", err);
+    if (err == 0) {
+        check(t, write_file(p, "locked.txt", "x", 1, 1) == 0,
+              "files are written while the lock is held", 0);
+        err = p->unlock(p->ctx);
+        check(t, err == 0, "unlock after EXCLUSIVE", err);
+    }
+    if (o == NULL || o->lock == NULL || o->unlock == NULL) {
+        skip(t, "the lock between two instances (no other port given)");
+        return;
+    }
+    if (p->lock(p->ctx, FSG_LOCK_EXCLUSIVE, 0) == 0) {
+        err = o->lock(o->ctx, FSG_LOCK_SHARED, 0);
+        check(t, err == FSG_ERR_LOCKED, "SHARED while another holds EXCLUSIVE: LOCKED", err);
+        if (err == 0)
+            (void)o->unlock(o->ctx);
+        err = o->lock(o->ctx, FSG_LOCK_EXCLUSIVE, 30);
+        check(t, err == FSG_ERR_LOCKED,
+              "EXCLUSIVE while another holds EXCLUSIVE, after a 30 ms wait: LOCKED", err);
+        if (err == 0)
+            (void)o->unlock(o->ctx);
+        (void)p->unlock(p->ctx);
+    }
+    if (p->lock(p->ctx, FSG_LOCK_SHARED, 0) == 0) {
+        err = o->lock(o->ctx, FSG_LOCK_SHARED, 0);
+        check(t, err == 0, "SHARED while another holds SHARED: granted", err);
+        if (err == 0)
+            (void)o->unlock(o->ctx);
+        err = o->lock(o->ctx, FSG_LOCK_EXCLUSIVE, 0);
+        check(t, err == FSG_ERR_LOCKED, "EXCLUSIVE while another holds SHARED: LOCKED", err);
+        if (err == 0)
+            (void)o->unlock(o->ctx);
+        (void)p->unlock(p->ctx);
+    }
+    err = o->lock(o->ctx, FSG_LOCK_EXCLUSIVE, 0);
+    check(t, err == 0, "EXCLUSIVE once the other gave its lock back", err);
+    if (err == 0)
+        (void)o->unlock(o->ctx);
+}
+
 int fsg_conformance_run(struct fsg_conformance *t)
 {
     t->checks = t->failed = t->skipped = 0;
@@ -333,6 +411,7 @@ int fsg_conformance_run(struct fsg_conformance *t)
         dirs(t);
         renames(t);
         links(t);
+        locks(t);
     }
     return (int)t->failed;
 }

@@ -11,6 +11,9 @@
  *     int failed = fsg_conformance_run(&t);
  *
  * The partition must be empty at the start; the suite leaves files in it.
+ * The lock checks run when the port has lock and unlock (both or neither
+ * is itself a check); give t.other to check that two instances exclude
+ * each other.
  */
 #ifndef FSG_CONFORMANCE_H
 #define FSG_CONFORMANCE_H
@@ -26,6 +29,11 @@ struct fsg_conformance {
     int (*make_link)(void *ctx, const char *path, const char *target);
     int (*make_special)(void *ctx, const char *path);
     void *ctx;
+    /* Optional, for a port with lock and unlock: a second port over the
+     * same partition (another instance, as another task or process would
+     * open it), for the checks that each one's lock keeps the other out;
+     * NULL skips those checks. */
+    const struct fsg_port *other;
     /* Called with one line of text for each failed check (and, with
      * verbose, for each passed one). */
     void (*say)(void *ctx, const char *line);

@@ -39,6 +39,11 @@ struct faultport {
     struct fp_fault fault;
     unsigned long corrupt_at, corrupt_seen; /* silent bit flip in a write */
     unsigned long faults_hit, bad_paths, handles;
+    bool lock_offered;          /* lock and unlock are set */
+    bool lock_emulated;         /* ... by faultport_set_lock */
+    bool held_exclusive;
+    int lock_err;               /* injected lock failure, or 0 */
+    struct fp_lock lk;
     struct fp_file *files;
     char *trace;
     size_t tracelen, tracecap;
@@ -85,6 +90,8 @@ static int begin_op(struct faultport *fp, int kind)
 
     fp->ops.total++;
     fp->ops.calls[kind]++;
+    if (fp->lock_offered && fp->lk.holders == 0)
+        fp->lk.unheld_calls++;
     if (!f->armed || (f->kind != FP_OP_ANY && f->kind != kind))
         return 0;
     f->seen++;
@@ -332,6 +339,77 @@ static int fp_list(void *ctx, const char *path,
     return fp->in->list(fp->in->ctx, path, fn, arg);
 }
 
+/* ---- the lock ---- */
+
+static int fp_lock(void *ctx, int mode, uint32_t wait_ms)
+{
+    struct faultport *fp = ctx;
+    bool excl = mode == FSG_LOCK_EXCLUSIVE;
+
+    fp->lk.locks++;
+    fp->lk.last_wait_ms = wait_ms;
+    if (excl)
+        fp->lk.exclusive++;
+    else
+        fp->lk.shared++;
+    if (fp->lock_err != 0)
+        return fp->lock_err;
+    if (fp->lock_emulated) {
+        if (fp->held_exclusive || (excl && fp->lk.holders > 0)) {
+            fp->lk.conflicts++;
+            return FSG_ERR_LOCKED;
+        }
+    } else {
+        int err = fp->in->lock(fp->in->ctx, mode, wait_ms);
+        if (err < 0)
+            return err;
+    }
+    fp->lk.holders++;
+    fp->held_exclusive = excl;
+    return 0;
+}
+
+static int fp_unlock(void *ctx)
+{
+    struct faultport *fp = ctx;
+
+    fp->lk.unlocks++;
+    if (fp->lk.holders == 0) {
+        fp->lk.bad_unlocks++;
+        return FSG_ERR_INVAL;
+    }
+    fp->lk.holders--;
+    fp->held_exclusive = false;
+    return fp->lock_emulated ? 0 : fp->in->unlock(fp->in->ctx);
+}
+
+void faultport_set_lock(struct faultport *fp, int on)
+{
+    fp->lock_emulated = on != 0;
+    fp->lock_offered = on != 0;
+    fp->port.lock = on ? fp_lock : NULL;
+    fp->port.unlock = on ? fp_unlock : NULL;
+    if (on)
+        fp->port.version = FSG_PORT_VERSION;
+}
+
+void faultport_lock_fail(struct faultport *fp, int err)
+{
+    fp->lock_err = err;
+}
+
+const struct fp_lock *faultport_lock_stats(const struct faultport *fp)
+{
+    return &fp->lk;
+}
+
+void faultport_lock_reset(struct faultport *fp)
+{
+    unsigned long holders = fp->lk.holders;
+    memset(&fp->lk, 0, sizeof fp->lk);
+    fp->lk.holders = holders;
+}
+
 /* ---- construction, settings, counters, faults ---- */
 
 struct faultport *faultport_new(const struct fsg_port *inner)
@@ -354,6 +432,11 @@ struct faultport *faultport_new(const struct fsg_port *inner)
     p->mkdir = inner->mkdir != NULL ? fp_mkdir : NULL;
     p->syncdir = inner->syncdir != NULL ? fp_syncdir : NULL;
     p->list = inner->list != NULL ? fp_list : NULL;
+    if (inner->version >= 2 && inner->lock != NULL && inner->unlock != NULL) {
+        p->lock = fp_lock;
+        p->unlock = fp_unlock;
+        fp->lock_offered = true;
+    }
     return fp;
 }
 

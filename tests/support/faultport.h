@@ -23,6 +23,7 @@
 #include "fsguard.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Kinds of callback call, for counters and targeted faults. open() counts
  * as FP_OP_OPEN in FSG_OPEN_READ mode, as FP_OP_CREATE in FSG_OPEN_CREATE. */
@@ -110,5 +111,34 @@ void faultport_corrupt_write(struct faultport *fp, unsigned long n);
 void faultport_fail_clear(struct faultport *fp);
 /* Calls failed (or corrupted) by injection so far. */
 unsigned long faultport_faults_hit(const struct faultport *fp);
+
+/* ---- the lock (fsg_port.lock, unlock) ----
+ * A wrapper over a port with lock and unlock wraps them (counting, then
+ * passing through). faultport_set_lock(fp, 1) gives one over a port
+ * without them (the in-memory store) an emulated lock: SHARED holders or
+ * one EXCLUSIVE, a conflicting lock failing at once with FSG_ERR_LOCKED
+ * (and counted as a conflict: the core never nests its own). Lock calls
+ * are not storage calls: they are not in fp_ops, and faults armed with
+ * faultport_fail_* never hit them. */
+struct fp_lock {
+    unsigned long locks, unlocks;   /* calls of each, failed ones included */
+    unsigned long shared, exclusive;/* locks asked for in each mode */
+    unsigned long conflicts;        /* emulated: a lock refused as held */
+    unsigned long bad_unlocks;      /* unlock without the lock held */
+    unsigned long unheld_calls;     /* storage calls made while the lock
+                                       was not held (counted only while a
+                                       lock is offered) */
+    unsigned long holders;          /* now */
+    uint32_t last_wait_ms;          /* the wait the last lock call asked for */
+};
+/* Offers (on) or withdraws (0) the emulated lock; with on, the port's
+ * version becomes FSG_PORT_VERSION. */
+void faultport_set_lock(struct faultport *fp, int on);
+/* Every lock call fails with err (FSG_ERR_LOCKED: a busy device) without
+ * taking the lock, until called with 0. */
+void faultport_lock_fail(struct faultport *fp, int err);
+const struct fp_lock *faultport_lock_stats(const struct faultport *fp);
+/* Zeroes the lock counters (holders and the offer stay). */
+void faultport_lock_reset(struct faultport *fp);
 
 #endif
