@@ -15,7 +15,7 @@
 
 static const char usage_boot[] =
     "Usage: fsguard boot (--root DIR | --usr DIR --bak DIR) [--pubkey KEY.pub]\n"
-    "                    [--jobs N] [--json]\n"
+    "                    [--jobs N] [--wait S] [--json]\n"
     "\n"
     "The boot-time check. If the backup's backup_restore.json enables the feature,\n"
     "every file listed in the user checksum.json is hashed; a missing, damaged\n"
@@ -42,7 +42,7 @@ static const char usage_boot[] =
 
 static const char usage_verify[] =
     "Usage: fsguard verify (--root DIR | --usr DIR --bak DIR) [--pubkey KEY.pub]\n"
-    "                      [--jobs N] [--json]\n"
+    "                      [--jobs N] [--wait S] [--json]\n"
     "\n"
     "Runs the boot check without writing anything at all and reports what boot\n"
     "would do: files it would restore (status would_restore in --json), files it\n"
@@ -58,7 +58,8 @@ static const char usage_pubkey[] =
 
 static const char exits_check[] =
     "\nExit codes: 0 nothing needed fixing, 1 damage found and all repaired,\n"
-    "4 damage left unrepaired, 8 operational error, 16 usage error.\n";
+    "4 damage left unrepaired, 8 operational error (\"device busy\" too: another\n"
+    "fsguard command held the device past --wait), 16 usage error.\n";
 
 struct boot_cli {
     struct device_cli dc;   /* first: its callbacks get it back */
@@ -443,7 +444,8 @@ static int check(const struct boot_cli *o, int flags)
             err_msg("%s/backup_restore.json: cannot be read (%s); whether restore is on is "
                     "not known; nothing was changed", o->bak, fsg_strerror(err));
         else
-            err_msg("%s: %s: %s", o->dc.cmd, o->usr, fsg_strerror(err));
+            err_msg("%s: %s: %s", o->dc.cmd, o->usr,
+                    device_strerror(err, &d.usr, d.cfg.lock_wait_ms));
         code = EXIT_OPERATIONAL;
     } else {
         code = fsg_report_exit_code(&r);

@@ -24,6 +24,9 @@ const char usage_partitions[] =
 
 const char usage_options[] =
     "\nOptions:\n"
+    "  --wait SECONDS  wait at most this long while another fsguard command\n"
+    "                holds the device (default 30; 0: do not wait), then exit 8\n"
+    "                (\"device busy\")\n"
     "  --json        print one JSON report on stdout\n"
     "  --help        this text\n";
 
@@ -188,6 +191,21 @@ int device_option(struct partitions *p, int *json, int argc, char **argv, int *i
         return taken;
     if (strcmp(argv[*i], "--help") == 0 || strcmp(argv[*i], "-h") == 0)
         return OPT_HELP;
+    if (strcmp(argv[*i], "--wait") == 0) {
+        int code = 0;
+        const char *v = option_value(argc, argv, i, cmd, &code);
+        if (v == NULL)
+            return code;
+        char *end;
+        errno = 0;
+        double s = strtod(v, &end);
+        /* Seconds, fractions allowed, up to a day: never forever. */
+        if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || !(s >= 0 && s <= 86400))
+            return usage_error(cmd, "--wait takes seconds from 0 to 86400, not", v);
+        p->wait_ms = (uint32_t)(s * 1000 + 0.5);
+        p->wait_given = 1;
+        return 1;
+    }
     if (strcmp(argv[*i], "--json") != 0)
         return 0;
     *json = 1;
@@ -260,7 +278,27 @@ int device_open(struct device *d, const struct partitions *p, const char *cmd)
     d->cfg.bak = &d->bak.port;
     d->cfg.buf = d->buf;
     d->cfg.buf_size = sizeof d->buf;
+    d->cfg.lock_wait_ms = partitions_wait_ms(p);
     return 0;
+}
+
+uint32_t partitions_wait_ms(const struct partitions *p)
+{
+    return p->wait_given ? p->wait_ms : DEFAULT_WAIT_S * 1000u;
+}
+
+const char *device_strerror(int err, const struct fsg_posix *usr, uint32_t wait_ms)
+{
+    static char text[160];
+    if (err != FSG_ERR_LOCKED)
+        return fsg_strerror(err);
+    long pid = fsg_posix_lock_holder(usr);
+    char who[48] = "another process";
+    if (pid > 0)
+        snprintf(who, sizeof who, "process %ld", pid);
+    snprintf(text, sizeof text, "device busy: %s holds its lock (gave up after %.3g s; see --wait)",
+             who, wait_ms / 1000.0);
+    return text;
 }
 
 void device_close(struct device *d)

@@ -55,7 +55,15 @@ extern const char usage_options[];
 struct partitions {
     const char *usr, *bak, *root;
     char ubuf[4096], bbuf[4096];
+    int wait_given;             /* --wait SECONDS was given ... */
+    uint32_t wait_ms;           /* ... as this; else DEFAULT_WAIT_MS */
 };
+/* How long a command waits for the user partition's lock by default: long
+ * enough for a boot script to outwait an edit or a boot in progress,
+ * never forever. */
+#define DEFAULT_WAIT_S 30
+/* The wait a command uses (--wait or the default), in milliseconds. */
+uint32_t partitions_wait_ms(const struct partitions *p);
 /* If argv[*i] is --usr, --bak or --root, takes its value (advancing *i)
  * and returns 1; returns 0 for any other argument, or EXIT_USAGE (after a
  * message) when the value is missing. */
@@ -65,7 +73,8 @@ int partition_option(struct partitions *p, int argc, char **argv, int *i, const 
  * Returns 0 or EXIT_USAGE after a message. */
 int partitions_resolve(struct partitions *p, const char *cmd, int both);
 /* The options every command on a device takes: the partitions
- * (partition_option), --json (setting *json) and --help or -h. Returns 1
+ * (partition_option), --wait SECONDS, --json (setting *json) and --help or
+ * -h. Returns 1
  * when argv[*i] is one of them (advancing *i past a value), 0 when it is
  * not, OPT_HELP for --help, or EXIT_USAGE after a message. */
 enum { OPT_HELP = -1 };
@@ -106,6 +115,9 @@ struct device {
  * REASON". */
 int device_open(struct device *d, const struct partitions *p, const char *cmd);
 void device_close(struct device *d);
+/* fsg_strerror(err), but for FSG_ERR_LOCKED a sentence naming the holder
+ * of usr's lock where /proc/locks tells it, and the wait that ran out. */
+const char *device_strerror(int err, const struct fsg_posix *usr, uint32_t wait_ms);
 
 /* ---- key files and signatures ---- */
 

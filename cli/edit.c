@@ -46,7 +46,8 @@ static const char usage_put[] =
 static const char exits_calc[] =
     "\nExit codes: 0 hash recorded and printed, 8 error (nothing changed, but\n"
     "for put failing in its very last step: the new file is then in place with\n"
-    "its hash pending, and the next boot commits it), 16 usage error.\n";
+    "its hash pending, and the next boot commits it; \"device busy\" when another\n"
+    "fsguard command held the device past --wait), 16 usage error.\n";
 
 struct edit_cli {
     struct device_cli dc;   /* first: its callback gets it back */
@@ -142,7 +143,7 @@ static int edit(const struct edit_cli *o)
             fprintf(stderr, ": %s/checksum.json is not a valid JSON array; run 'fsguard boot' "
                     "to rebuild it; nothing changed\n", o->usr);
         else
-            fprintf(stderr, ": %s\n", fsg_strerror(err));
+            fprintf(stderr, ": %s\n", device_strerror(err, &d.usr, d.cfg.lock_wait_ms));
         device_close(&d);
         return EXIT_OPERATIONAL;
     }

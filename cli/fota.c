@@ -44,11 +44,16 @@ static const char usage_fota_tail[] =
     "\nOptions:\n"
     "  --protect GLOB  protect the update's new files matching GLOB (as pack's\n"
     "                  --include: relative to /usr/ unless it starts with '/')\n"
+    "  --wait SECONDS  wait at most this long while another fsguard command\n"
+    "                  holds the device (default 30; 0: do not wait), then exit 8\n"
+    "                  (\"device busy\")\n"
     "  --json          print one JSON report on stdout\n"
     "  --help          this text\n"
     "\nExit codes: apply: 0 applied, 8 refused or failed (nothing changed, or,\n"
     "after the commit point, the next boot finishes it), 16 usage error.\n"
-    "status: 0 nothing pending, 1 an update is pending, 8 error, 16 usage.\n";
+    "status: 0 nothing pending, 1 an update is pending, 8 error, 16 usage.\n"
+    "Both exit 8 \"device busy\" when another fsguard command held the device\n"
+    "past --wait.\n";
 
 struct fota_cli {
     struct device_cli dc;   /* first: its callbacks get it back */
@@ -221,7 +226,8 @@ int cmd_fota(int argc, char **argv)
         unsigned long files;
         int err = fsg_fota_status(&d.cfg, &state, &files);
         if (err < 0) {
-            err_msg("fota status: %s: %s", fc.usr, fsg_strerror(err));
+            err_msg("fota status: %s: %s", fc.usr,
+                    device_strerror(err, &d.usr, d.cfg.lock_wait_ms));
             code = EXIT_OPERATIONAL;
         } else {
             code = state == FSG_FOTA_NONE ? EXIT_CLEAN : EXIT_FIXED;
@@ -267,7 +273,8 @@ int cmd_fota(int argc, char **argv)
                 err_msg("fota apply: the update does not fit in %s (space ran out while "
                         "staging, before the commit point); nothing changed", fc.usr);
             else if (err < 0 && !r.committed)
-                err_msg("fota apply: %s; nothing changed", fsg_strerror(err));
+                err_msg("fota apply: %s; nothing changed",
+                        device_strerror(err, &d.usr, d.cfg.lock_wait_ms));
             else if (err < 0)
                 err_msg("fota apply: %s after the commit point; the next boot finishes the "
                         "update", fsg_strerror(err));

@@ -12,7 +12,8 @@
 #include <string.h>
 
 static const char usage_inspect[] =
-    "Usage: fsguard inspect (--root DIR | --usr DIR | --bak DIR) [--pubkey KEY.pub] [--json]\n"
+    "Usage: fsguard inspect (--root DIR | --usr DIR | --bak DIR) [--pubkey KEY.pub] [--wait S]\n"
+    "                       [--json]\n"
     "\n"
     "Checks built partitions offline, writing nothing: every file listed in\n"
     "the partition's checksum.json exists and matches its hash; files present\n"
@@ -30,6 +31,9 @@ static const char usage_inspect[] =
     "  --root DIR    the same as --usr DIR/usr --bak DIR/bak\n"
     "  --pubkey KEY.pub  check the backup checksum.json's signature (checksum.json.sig)\n"
     "                against this key first; a missing or wrong one is an error\n"
+    "  --wait SECONDS  wait at most this long while another fsguard command\n"
+    "                writes the user partition (default 30; 0: do not wait), then\n"
+    "                exit 8 (\"device busy\"); the backup partition has no lock\n"
     "  --json        print one JSON report on stdout\n"
     "  --help        this text\n"
     "\n"
@@ -119,7 +123,7 @@ static void on_insp_event(void *ctx, const struct fsg_event *ev)
 
 /* Inspects one partition; returns its exit code and adds its JSON to arr. */
 static int inspect_one(const char *dir, int source, int json, const unsigned char *pubkey,
-                       cJSON *arr)
+                       uint32_t wait_ms, cJSON *arr)
 {
     static unsigned char buf[64 * 1024];
     struct insp_cli ic = {dir, source, json, cJSON_CreateArray(), cJSON_CreateArray(),
@@ -129,11 +133,13 @@ static int inspect_one(const char *dir, int source, int json, const unsigned cha
     struct fsg_posix p;
     const char *what = source == FSG_SOURCE_BAK ? "backup" : "user";
     char size[64];
+    const char *why_err = "";
     int code;
 
     int err = fsg_posix_open(&p, dir, 1);
     if (err < 0) {
         err_msg("inspect: %s: cannot open the %s partition: %s", dir, what, fsg_strerror(err));
+        why_err = fsg_strerror(err);
         code = EXIT_OPERATIONAL;
         memset(&r, 0, sizeof r);
         goto report;
@@ -148,12 +154,15 @@ static int inspect_one(const char *dir, int source, int json, const unsigned cha
     cfg.on_event = on_insp_event;
     cfg.event_ctx = &ic;
     cfg.pubkey = pubkey;
+    cfg.lock_wait_ms = wait_ms;
     if (!json) {
         printf("%s partition ", what);
         put_safe(stdout, dir);
         printf(":\n%-9s %12s  %-10s  %s\n", "STATUS", "SIZE", "HASH", "NAME");
     }
     err = fsg_inspect(&cfg, source, &r);
+    /* The holder is looked up while the partition is still open. */
+    why_err = device_strerror(err, &p, wait_ms);
     fsg_posix_close(&p);
     if (err < 0) {
         char why[8192];
@@ -167,7 +176,7 @@ static int inspect_one(const char *dir, int source, int json, const unsigned cha
         else if (r.manifest_error != 0)
             err_msg("inspect: %s/checksum.json: %s", dir, fsg_strerror(r.manifest_error));
         else
-            err_msg("inspect: %s: %s", dir, fsg_strerror(err));
+            err_msg("inspect: %s: %s", dir, why_err);
         code = EXIT_OPERATIONAL;
     } else {
         int problems = r.damaged > 0 || r.bad_entries > 0 ||
@@ -207,7 +216,7 @@ report:
             else if (r.manifest_error != 0)
                 snprintf(why, sizeof why, "checksum.json: %s", fsg_strerror(r.manifest_error));
             else
-                snprintf(why, sizeof why, "%s", fsg_strerror(err));
+                snprintf(why, sizeof why, "%s", why_err);
             cJSON_AddStringToObject(o, "error", why);
         } else {
             cJSON_AddNullToObject(o, "error");
@@ -270,11 +279,12 @@ int cmd_inspect(int argc, char **argv)
     cJSON *arr = cJSON_CreateArray();
     int worst = EXIT_CLEAN;
     if (bak != NULL) {
-        int c = inspect_one(bak, FSG_SOURCE_BAK, json, pubkey_file != NULL ? pubkey : NULL, arr);
+        int c = inspect_one(bak, FSG_SOURCE_BAK, json, pubkey_file != NULL ? pubkey : NULL,
+                            partitions_wait_ms(&part), arr);
         worst = c > worst ? c : worst;
     }
     if (usr != NULL) {
-        int c = inspect_one(usr, FSG_SOURCE_USR, json, NULL, arr);
+        int c = inspect_one(usr, FSG_SOURCE_USR, json, NULL, partitions_wait_ms(&part), arr);
         worst = c > worst ? c : worst;
     }
     if (json) {

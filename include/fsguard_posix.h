@@ -6,6 +6,18 @@
  * outside the directory is read or written through one: in one call where
  * Linux has openat2 (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), else one
  * component at a time with openat and O_NOFOLLOW.
+ *
+ * The port locks (fsg_port.lock) with flock(2) on the root directory
+ * itself, opened afresh from the root descriptor (openat(root, ".",
+ * O_RDONLY | O_DIRECTORY | O_NOFOLLOW)): no lock file, so a read-only
+ * partition locks as well as a writable one, and no path is looked up, so
+ * the lock is on the very directory every operation uses (a DIR given to
+ * fsg_posix_open that is a symbolic link is resolved once, there, as for
+ * everything else: the link and its target are the same lock). The kernel
+ * releases a flock when its holder dies, so a crash leaves no stale lock.
+ * The lock is advisory: it orders fsguard's calls (in any number of
+ * processes) with each other, not with other programs writing the files.
+ * One struct fsg_posix holds the lock at most once at a time.
  */
 #ifndef FSGUARD_POSIX_H
 #define FSGUARD_POSIX_H
@@ -23,6 +35,7 @@ struct fsg_posix {
     int walk_only;          /* openat2 is unavailable (probed once, by
                                fsg_posix_open): paths are walked component
                                by component */
+    int lock_fd;            /* the locked root description, or -1 */
 };
 
 /* Opens directory dir as a partition and fills p->port. With readonly set,
@@ -30,7 +43,12 @@ struct fsg_posix {
  * FSG_ERR_* (FSG_ERR_NOENT, FSG_ERR_NOTDIR, ...). */
 int fsg_posix_open(struct fsg_posix *p, const char *dir, int readonly);
 
-/* Releases the root descriptor. */
+/* The process holding an flock on p's root directory, if another one does
+ * and /proc/locks says which (Linux), else 0. For messages only: the
+ * answer may be stale by the time it is read. */
+long fsg_posix_lock_holder(const struct fsg_posix *p);
+
+/* Releases the root descriptor (and the lock, if held). */
 void fsg_posix_close(struct fsg_posix *p);
 
 /* Maps an errno value to an FSG_ERR_* code. */

@@ -24,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/file.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -410,9 +413,101 @@ static int px_list(void *ctx, const char *path,
     return r;
 }
 
+/* ---- the partition's lock (fsg_port.lock) ---- */
+
+/* flock(2) on a new open file description of the root directory itself:
+ * openat(root, ".") looks no path up and follows no link, needs no write
+ * access (a read-only partition locks too), and the kernel drops the lock
+ * when the description's last descriptor closes, a killed process's
+ * included: no stale lock. (An fcntl or OFD write lock would need a
+ * descriptor open for writing, which a directory cannot have.) The wait
+ * polls, with pauses from 1 ms growing to 50 ms, never past wait_ms. */
+static uint64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+static int px_lock(void *ctx, int mode, uint32_t wait_ms)
+{
+    struct fsg_posix *p = ctx;
+
+    if (p->lock_fd >= 0)
+        return FSG_ERR_INVAL; /* never nested: the core locks once per call */
+    int fd = openat(p->root, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return neg_errno();
+    int op = (mode == FSG_LOCK_EXCLUSIVE ? LOCK_EX : LOCK_SH) | LOCK_NB;
+    uint64_t start = now_ms();
+    long pause_ms = 1;
+    for (;;) {
+        if (flock(fd, op) == 0) {
+            p->lock_fd = fd;
+            return 0;
+        }
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        uint64_t waited = now_ms() - start;
+        if (e != EWOULDBLOCK || waited >= wait_ms) {
+            close(fd);
+            return e == EWOULDBLOCK ? FSG_ERR_LOCKED : fsg_posix_error(e);
+        }
+        uint64_t left = wait_ms - waited;
+        long ms = (uint64_t)pause_ms < left ? pause_ms : (long)left;
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (pause_ms < 50)
+            pause_ms *= 2;
+    }
+}
+
+static int px_unlock(void *ctx)
+{
+    struct fsg_posix *p = ctx;
+
+    if (p->lock_fd < 0)
+        return FSG_ERR_INVAL;
+    /* Closing the only descriptor of the description releases the lock. */
+    int r = close(p->lock_fd);
+    p->lock_fd = -1;
+    return r < 0 && errno != EINTR ? neg_errno() : 0;
+}
+
+long fsg_posix_lock_holder(const struct fsg_posix *p)
+{
+    struct stat st;
+    char line[256];
+    long found = 0;
+
+    if (fstat(p->root, &st) < 0)
+        return 0;
+    FILE *f = fopen("/proc/locks", "re");
+    if (f == NULL)
+        return 0;
+    /* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; a waiter's line
+     * has "->" after the number. */
+    while (found == 0 && fgets(line, sizeof line, f) != NULL) {
+        char kind[16], arrow[4];
+        long pid;
+        unsigned maj, min;
+        unsigned long long ino;
+        if (sscanf(line, "%*d: %3s", arrow) == 1 && strcmp(arrow, "->") == 0)
+            continue;
+        if (sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%llu", kind, &pid, &maj, &min, &ino) == 5 &&
+            strcmp(kind, "FLOCK") == 0 && ino == (unsigned long long)st.st_ino &&
+            maj == major(st.st_dev) && min == minor(st.st_dev) && pid != (long)getpid())
+            found = pid;
+    }
+    fclose(f);
+    return found;
+}
+
 int fsg_posix_open(struct fsg_posix *p, const char *dir, int readonly)
 {
     memset(p, 0, sizeof *p);
+    p->lock_fd = -1;
     p->root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (p->root < 0)
         return neg_errno();
@@ -437,11 +532,15 @@ int fsg_posix_open(struct fsg_posix *p, const char *dir, int readonly)
     p->port.mkdir = px_mkdir;
     p->port.syncdir = px_syncdir;
     p->port.list = px_list;
+    p->port.lock = px_lock;
+    p->port.unlock = px_unlock;
     return 0;
 }
 
 void fsg_posix_close(struct fsg_posix *p)
 {
+    if (p->lock_fd >= 0)
+        (void)px_unlock(p);
     if (p->root >= 0)
         close(p->root);
     p->root = -1;
