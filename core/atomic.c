@@ -81,6 +81,12 @@ int fsg_mkdirs(struct fsg_ctx *c, const struct fsg_port *p, const char *path)
     return err;
 }
 
+bool fsg_cancelled(const struct fsg_ctx *c)
+{
+    const struct fsg_config *cfg = c->cfg;
+    return cfg != NULL && cfg->cancelled != NULL && cfg->cancelled(cfg->cancel_ctx) != 0;
+}
+
 int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_port *p,
                      const char *path)
 {
@@ -93,6 +99,8 @@ int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_p
     fsg_hasher_init(&a->h, FSG_HASH_CRC32);
     if (p->remove == NULL || p->rename == NULL || p->write == NULL || p->sync == NULL)
         return FSG_ERR_NOTSUP;
+    if (fsg_cancelled(c))
+        return FSG_ERR_CANCELLED;
     a->tmp = fsg_alloc(c, FSG_PATH_BUF);
     if (a->tmp == NULL)
         return FSG_ERR_NOMEM;
@@ -122,6 +130,8 @@ void fsg_atomic_want(struct fsg_atomic *a, unsigned kinds)
 int fsg_atomic_write(struct fsg_atomic *a, const void *data, size_t len)
 {
     const struct fsg_port *p = a->port;
+    if (fsg_cancelled(a->c))
+        return FSG_ERR_CANCELLED;
     fsg_hasher_update(&a->h, data, len);
     return p->write(p->ctx, a->file, data, len);
 }

@@ -398,7 +398,7 @@ static void check_all(struct boot *b, size_t before)
 
     if (FSG_SPEEDUPS && c->cfg->hash_files != NULL)
         jobs = fsg_alloc(c, HASH_BATCH * sizeof *jobs);
-    for (size_t i = 0; i < b->usr.n;) {
+    for (size_t i = 0; i < b->usr.n && !fsg_cancelled(c);) {
         size_t n = 0, end = i + 1;
         if (jobs != NULL) {
             for (end = i; end < b->usr.n && n < HASH_BATCH; end++) {
@@ -540,6 +540,8 @@ static int boot_run(struct boot *b)
             r->bad_entries++;
     }
     check_all(b, before);
+    if (fsg_cancelled(c))
+        return FSG_ERR_CANCELLED;
 
     err = clean_temps(b);
     if (err < 0)

@@ -30,6 +30,7 @@ const char *fsg_strerror(int err)
     case FSG_ERR_NOTPROTECTED: return "not listed in checksum.json";
     case FSG_ERR_MISMATCH: return "data read back differs from data written";
     case FSG_ERR_SIGNATURE: return "the backup checksum.json is not signed by the given key";
+    case FSG_ERR_CANCELLED: return "cancelled";
     default: return "unknown error";
     }
 }

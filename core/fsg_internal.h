@@ -201,6 +201,9 @@ struct fsg_atomic {
     struct fsg_hasher h;       /* of the bytes written: the CRC-32 always,
                                   the SHA-256 if fsg_atomic_want asked */
 };
+/* Whether the caller's cfg->cancelled asks to stop (struct fsg_config);
+ * begin and write then fail with FSG_ERR_CANCELLED. */
+bool fsg_cancelled(const struct fsg_ctx *c);
 int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_port *port,
                      const char *path);
 /* Asks for the SHA-256 of the bytes written too; before the first write. */

@@ -194,6 +194,8 @@ int fsg_pack(const struct fsg_pack *opt, struct fsg_pack_report *report)
     cfg.alloc_ctx = opt->alloc_ctx;
     cfg.on_event = opt->on_event;
     cfg.event_ctx = opt->event_ctx;
+    cfg.cancelled = opt->cancelled;
+    cfg.cancel_ctx = opt->cancel_ctx;
     int err = fsg_ctx_init(&c, &cfg);
     if (err < 0)
         return err;

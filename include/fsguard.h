@@ -77,8 +77,9 @@ enum fsg_error {
     FSG_ERR_BADNAME     = -202,  /* not a valid protected-file name */
     FSG_ERR_NOTPROTECTED= -203,  /* the file has no entry in checksum.json */
     FSG_ERR_MISMATCH    = -204,  /* data read back differs from data written */
-    FSG_ERR_SIGNATURE   = -205   /* the backup checksum.json's signature is
+    FSG_ERR_SIGNATURE   = -205,  /* the backup checksum.json's signature is
                                     missing or wrong (see report->signature) */
+    FSG_ERR_CANCELLED   = -206   /* the caller's cancelled() said stop */
 };
 
 /* A short English description of an FSG_ERR_* code ("no space left on
@@ -466,6 +467,16 @@ struct fsg_config {
      * not wait. A call that does not get it fails with FSG_ERR_LOCKED
      * before anything is read or written. */
     uint32_t lock_wait_ms;
+
+    /* Optional: polled before each file written and between its chunks
+     * (and by boot between the files it checks); non-zero means stop. The
+     * file being written is then abandoned (its temporary file removed)
+     * and the call returns FSG_ERR_CANCELLED, leaving the partitions as a
+     * power cut at that instant would (the next boot settles them). NULL:
+     * never cancelled. A signal handler setting a flag this reads is the
+     * intended use. */
+    int (*cancelled)(void *ctx);
+    void *cancel_ctx;
 };
 
 #define FSG_PUBKEY_LEN 32
@@ -763,6 +774,8 @@ struct fsg_pack {
     void *alloc_ctx;
     void (*on_event)(void *ctx, const struct fsg_event *ev);
     void *event_ctx;
+    int (*cancelled)(void *ctx);
+    void *cancel_ctx;
 };
 
 struct fsg_pack_report {
