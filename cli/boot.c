@@ -186,11 +186,9 @@ static void on_event(void *ctx, const struct fsg_event *ev)
             cJSON *e = cJSON_CreateObject();
             cJSON_AddStringToObject(e, "manifest", ev->source == FSG_SOURCE_BAK ? "bak" : "usr");
             cJSON_AddNumberToObject(e, "index", (double)ev->index);
-            if (ev->name != NULL) {
-                char *n = escaped(ev->name, ascii);
-                cJSON_AddStringToObject(e, "name", ascii ? n : ev->name);
-                free(n);
-            } else
+            if (ev->name != NULL)
+                cJSON_AddStringToObject(e, "name", ev->name);
+            else
                 cJSON_AddNullToObject(e, "name");
             cJSON_AddStringToObject(e, "reason", fsg_defect_str(ev->defect));
             cJSON_AddItemToArray(pr->entries, e);
@@ -229,7 +227,8 @@ static void on_event(void *ctx, const struct fsg_event *ev)
         json_add_hashes(f, "crc32", "sha256", ev->hashes, ev->recorded, ev->sha_recorded);
         json_add_found(f, ev);
         char *s = cJSON_PrintUnformatted(f);
-        printf("%s\n    %s", pr->nfiles == 0 ? "" : ",", s != NULL ? s : "null");
+        printf("%s\n    ", pr->nfiles == 0 ? "" : ",");
+        json_print_text(s != NULL ? s : "null");
         cJSON_free(s);
         cJSON_Delete(f);
         pr->nfiles++;
@@ -377,10 +376,12 @@ static void print_json_tail(struct printer *pr, const struct fsg_report *r, int 
     cJSON_AddNumberToObject(n, "entries_put_back", (double)r->entries_added);
     cJSON_AddNumberToObject(n, "edits_finished", (double)r->edits_finished);
     cJSON_AddNumberToObject(n, "invalid_entries", (double)r->bad_entries);
-    cJSON_AddNumberToObject(t, "exit_code", code);
+    json_add_outcome(t, code);
     /* Splice the tail's members after the streamed "files" array. */
     char *s = cJSON_PrintUnformatted(t);
-    printf("\n  ],\n  %s\n", s != NULL ? s + 1 : "}");
+    printf("\n  ],\n  ");
+    json_print_text(s != NULL ? s + 1 : "}");
+    putchar('\n');
     cJSON_free(s);
     cJSON_Delete(t);
 }
@@ -411,7 +412,8 @@ static int check(const struct boot_cli *o, int flags)
         char *s = cJSON_PrintUnformatted(head);
         /* Open the object, leave it open for the streamed "files" array. */
         s[strlen(s) - 1] = '\0';
-        printf("%s,\n  \"files\": [", s);
+        json_print_text(s);
+        printf(",\n  \"files\": [");
         cJSON_free(s);
         cJSON_Delete(head);
     }
@@ -423,10 +425,13 @@ static int check(const struct boot_cli *o, int flags)
     hasher.threads = o->jobs > 0 ? o->jobs : fsg_posix_cpus();
     d.cfg.hash_files = fsg_posix_hash_files;
     d.cfg.hash_ctx = &hasher;
+    d.cfg.cancelled = run_cancelled;
     int err = fsg_boot(&d.cfg, flags, &r);
     if (err < 0) {
         char why[8192];
-        if (err == FSG_ERR_SIGNATURE) {
+        if (err == FSG_ERR_CANCELLED) {
+            /* main says so */
+        } else if (err == FSG_ERR_SIGNATURE) {
             signature_reason(r.signature, r.signature_error, o->bak, o->pubkey_file, why,
                              sizeof why);
             err_msg("%s; refusing to restore from it; nothing was changed", why);
@@ -468,9 +473,11 @@ static int check(const struct boot_cli *o, int flags)
 /* ---- options ---- */
 
 static const char *const help_boot[] = {usage_boot, usage_partitions, usage_options,
-                                        usage_pubkey, exits_check, NULL};
+                                        usage_pubkey, exits_check, exits_output,
+                                        exits_signals, NULL};
 static const char *const help_verify[] = {usage_verify, usage_partitions, usage_options,
-                                          usage_pubkey, exits_check, NULL};
+                                          usage_pubkey, exits_check, exits_output,
+                                          exits_signals, NULL};
 
 /* --jobs N and --pubkey KEY.pub */
 static int boot_option(struct device_cli *dc, int argc, char **argv, int *i)

@@ -10,29 +10,65 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+struct run run;
 
 const char usage_partitions[] =
     "Partitions:\n"
     "  --usr DIR     the user partition (what the device mounts at /usr)\n"
     "  --bak DIR     the backup partition (what the device mounts at /bak);\n"
     "                it is only ever read\n"
-    "  --root DIR    the same as --usr DIR/usr --bak DIR/bak\n";
+    "  --root DIR    the same as --usr DIR/usr --bak DIR/bak\n"
+    "                --usr and --bak must be apart: the same directory, or one\n"
+    "                inside the other, is a usage error\n";
 
 const char usage_options[] =
     "\nOptions:\n"
     "  --wait SECONDS  wait at most this long while another fsguard command\n"
     "                holds the device (default 30; 0: do not wait), then exit 8\n"
     "                (\"device busy\")\n"
-    "  --json        print one JSON report on stdout\n"
+    "  --json        print one JSON report on stdout, whatever the outcome\n"
+    "                (errors too; docs/json.md)\n"
     "  --help        this text\n";
 
-/* A copy of s with control characters (and, with ascii, every byte past
- * 0x7e) written as \xNN: names come from files that may be hostile, must
- * not drive the terminal, and must not put invalid UTF-8 into JSON. */
+const char exits_output[] =
+    "8 too when stdout or stderr cannot be written (a full disk, a closed pipe:\n"
+    "SIGPIPE is ignored, the write error reported).\n";
+
+const char exits_signals[] =
+    "130 or 143: stopped by SIGINT or SIGTERM (128 + its number): the file being\n"
+    "written is abandoned and its temporary file removed (pack: its staging\n"
+    "directory); the rest is as a power cut at that instant would leave it.\n"
+    "A second signal kills at once.\n";
+
+/* The length of the UTF-8 sequence at p that must not reach a terminal
+ * as it is: a C1 control (U+0080-U+009F) or a bidirectional mark, override
+ * or isolate (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069); 0 for
+ * anything else. */
+static size_t hostile_seq(const unsigned char *p)
+{
+    if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+        return 2;
+    if (p[0] == 0xd8 && p[1] == 0x9c)
+        return 2;
+    if (p[0] == 0xe2 && p[1] == 0x80 &&
+        (p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xaa && p[2] <= 0xae)))
+        return 3;
+    if (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
+        return 3;
+    return 0;
+}
+
+/* A copy of s with control characters, C1 controls and bidirectional
+ * controls (hostile_seq), and, with ascii, every byte past 0x7e written as
+ * \xNN, byte by byte: names come from files that may be hostile and must
+ * not drive the terminal or reorder what it shows. */
 char *escaped(const char *s, int ascii)
 {
     char *out = malloc(strlen(s) * 4 + 1), *o = out;
@@ -40,11 +76,16 @@ char *escaped(const char *s, int ascii)
         fputs("fsguard: out of memory\n", stderr);
         exit(EXIT_OPERATIONAL);
     }
+    size_t hostile = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p < 0x20 || *p == 0x7f || (ascii && *p > 0x7f))
+        if (hostile == 0)
+            hostile = hostile_seq(p);
+        if (*p < 0x20 || *p == 0x7f || (ascii && *p > 0x7f) || hostile > 0)
             o += sprintf(o, "\\x%02x", *p);
         else
             *o++ = (char)*p;
+        if (hostile > 0)
+            hostile--;
     }
     *o = '\0';
     return out;
@@ -62,28 +103,33 @@ void put_safe(FILE *f, const char *s)
     put_escaped(f, s, 0);
 }
 
+void note_error(const char *msg)
+{
+    if (run.error[0] == '\0')
+        snprintf(run.error, sizeof run.error, "%s", msg);
+}
+
 void err_msg(const char *fmt, ...)
 {
+    char msg[sizeof run.error];
     va_list ap;
-    fputs("fsguard: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    note_error(msg);
+    fprintf(stderr, "fsguard: %s\n", msg);
 }
 
 /* Prints "fsguard: CMD: MSG 'ARG'" and a hint; returns the usage exit code. */
 int usage_error(const char *cmd, const char *msg, const char *arg)
 {
-    fprintf(stderr, "fsguard: ");
-    if (cmd != NULL)
-        fprintf(stderr, "%s: ", cmd);
-    fputs(msg, stderr);
-    if (arg != NULL) {
-        fputs(" '", stderr);
-        put_safe(stderr, arg);
-        fputc('\'', stderr);
-    }
+    char *e = escaped(arg != NULL ? arg : "", 0);
+    char text[sizeof run.error];
+    snprintf(text, sizeof text, "%s%s%s%s%s%s", cmd != NULL ? cmd : "", cmd != NULL ? ": " : "",
+             msg, arg != NULL ? " '" : "", e, arg != NULL ? "'" : "");
+    free(e);
+    note_error(text);
+    fprintf(stderr, "fsguard: %s", text);
     fprintf(stderr, "\nTry 'fsguard %s%s--help'.\n", cmd != NULL ? cmd : "", cmd != NULL ? " " : "");
     return EXIT_USAGE;
 }
@@ -157,16 +203,145 @@ const char *human_size(uint64_t n, char buf[64])
     return buf;
 }
 
+/* ---- the run: signals, the JSON document, the end ---- */
+
+static void on_signal(int signo)
+{
+    if (run.signo == 0)
+        run.signo = signo;
+}
+
+void run_begin(int argc, char **argv, int signals)
+{
+    run.cmd = argc > 1 ? argv[1] : NULL;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            run.json = 1;
+    /* A closed pipe is a write error to report (exit 8), not a death in
+     * the middle of a write. */
+    signal(SIGPIPE, SIG_IGN);
+    if (!signals)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: a read from a slow source returns; a second signal
+     * kills at once (SA_RESETHAND). */
+    sa.sa_flags = SA_RESETHAND;
+    static const int caught[] = {SIGINT, SIGTERM};
+    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++) {
+        struct sigaction old;
+        /* One ignored from the start (nohup, a shell's background job)
+         * stays ignored. */
+        if (sigaction(caught[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(caught[i], &sa, NULL);
+    }
+}
+
+int run_cancelled(void *ctx)
+{
+    (void)ctx;
+    return run.signo != 0;
+}
+
+int run_code(int code)
+{
+    return run.signo != 0 ? 128 + run.signo : code;
+}
+
+/* Writes JSON text s on stdout, every byte that is not part of a valid
+ * UTF-8 sequence as \udcNN (docs/json.md): cJSON copies a string's bytes
+ * as they are, and names and host paths may be any bytes. */
+static void json_write(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0') {
+        size_t n = *p < 0x80 ? 1 : *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3
+                 : *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
+        for (size_t k = 1; k < n; k++)
+            if ((p[k] & 0xc0) != 0x80)
+                n = 0;
+        /* No overlong forms, surrogates or code points past U+10FFFF. */
+        if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (n == 3 && p[0] == 0xed && p[1] >= 0xa0) ||
+            (n == 4 && p[0] == 0xf0 && p[1] < 0x90) || (n == 4 && p[0] == 0xf4 && p[1] >= 0x90))
+            n = 0;
+        if (n == 0) {
+            printf("\\udc%02x", *p);
+            n = 1;
+        } else {
+            fwrite(p, 1, n, stdout);
+        }
+        p += n;
+    }
+}
+
+void json_add_outcome(cJSON *o, int code)
+{
+    code = run_code(code);
+    cJSON_DeleteItemFromObject(o, "exit_code");
+    cJSON_DeleteItemFromObject(o, "error");
+    cJSON_AddNumberToObject(o, "exit_code", code);
+    if (run.signo != 0)
+        cJSON_AddStringToObject(o, "error", run.signo == SIGINT ? "interrupted by SIGINT"
+                                                                : "terminated by SIGTERM");
+    else if (code >= EXIT_OPERATIONAL && run.error[0] != '\0')
+        cJSON_AddStringToObject(o, "error", run.error);
+    else
+        cJSON_AddNullToObject(o, "error");
+}
+
+void json_print_text(const char *s)
+{
+    if (!run.printed && s[0] == '{')
+        fputs("{\"fsguard_json\": " FSG_JSON_FORMAT ",", stdout), s++;
+    run.printed = 1;
+    json_write(s);
+}
+
 void print_json(cJSON *j, int compact)
 {
+    cJSON *code = cJSON_GetObjectItem(j, "exit_code");
+    json_add_outcome(j, cJSON_IsNumber(code) ? code->valueint : EXIT_CLEAN);
     char *s = compact ? cJSON_PrintUnformatted(j) : cJSON_Print(j);
     if (s == NULL) {
         err_msg("out of memory while printing the JSON report");
         exit(EXIT_OPERATIONAL);
     }
-    puts(s);
+    json_print_text(s);
+    putchar('\n');
     cJSON_free(s);
     cJSON_Delete(j);
+}
+
+int run_end(int code)
+{
+    if (run.signo != 0)
+        err_msg("%s: stopped by %s (exit %d): the file being written was abandoned and "
+                "its temporary file removed; everything else is as a power cut there would "
+                "leave it", run.cmd != NULL ? run.cmd : "fsguard",
+                run.signo == SIGINT ? "SIGINT" : "SIGTERM", 128 + run.signo);
+    code = run_code(code);
+    if (run.json && !run.printed && !run.help) {
+        cJSON *j = cJSON_CreateObject();
+        if (run.cmd != NULL)
+            cJSON_AddStringToObject(j, "command", run.cmd);
+        else
+            cJSON_AddNullToObject(j, "command");
+        cJSON_AddNumberToObject(j, "exit_code", code);
+        print_json(j, 0);
+    }
+    int failed = fflush(stdout) != 0 || ferror(stdout);
+    int e = errno;
+    if (fclose(stdout) != 0 && !failed)
+        failed = 1, e = errno;
+    if (failed) {
+        fprintf(stderr, "fsguard: write error on standard output: %s\n", strerror(e));
+        code = EXIT_OPERATIONAL;
+    }
+    if (fflush(stderr) != 0 || ferror(stderr))
+        code = EXIT_OPERATIONAL;
+    return run_code(code);
 }
 
 int partition_option(struct partitions *p, int argc, char **argv, int *i, const char *cmd)
@@ -214,6 +389,7 @@ int device_option(struct partitions *p, int *json, int argc, char **argv, int *i
 
 void print_help(const char *const texts[])
 {
+    run.help = 1;
     for (; *texts != NULL; texts++)
         fputs(*texts, stdout);
 }
@@ -240,6 +416,43 @@ int device_args(struct device_cli *dc, int argc, char **argv, int first)
     return partitions_resolve(&dc->part, dc->cmd, 1);
 }
 
+/* 1 if directory a is directory b or inside it, by device and inode up
+ * a's chain of parents (a/.., a/../.., ...; links and bind mounts count as
+ * what they lead to); 0 if not, or if either cannot be examined (opening
+ * the partition reports that). */
+static int dir_within(const char *a, const char *b)
+{
+    struct stat sb, sc, sp;
+    size_t len = strlen(a), cap = len + 64;
+    char *path = malloc(cap);
+    int within = 0;
+
+    if (path == NULL || stat(b, &sb) < 0 || stat(a, &sc) < 0) {
+        free(path);
+        return 0;
+    }
+    memcpy(path, a, len + 1);
+    for (;;) {
+        if (sc.st_dev == sb.st_dev && sc.st_ino == sb.st_ino) {
+            within = 1;
+            break;
+        }
+        if (len + 4 > cap) {
+            char *bigger = realloc(path, cap *= 2);
+            if (bigger == NULL)
+                break;
+            path = bigger;
+        }
+        memcpy(path + len, "/..", 4);
+        len += 3;
+        if (stat(path, &sp) < 0 || (sp.st_dev == sc.st_dev && sp.st_ino == sc.st_ino))
+            break;  /* the root: its parent is itself */
+        sc = sp;
+    }
+    free(path);
+    return within;
+}
+
 int partitions_resolve(struct partitions *p, const char *cmd, int both)
 {
     if (p->root != NULL && (p->usr != NULL || p->bak != NULL))
@@ -257,6 +470,18 @@ int partitions_resolve(struct partitions *p, const char *cmd, int both)
                            NULL);
     if (!both && p->usr == NULL && p->bak == NULL)
         return usage_error(cmd, "which partition? give --root, --usr or --bak", NULL);
+    if (p->usr != NULL && p->bak != NULL) {
+        int usr_in = dir_within(p->usr, p->bak), bak_in = dir_within(p->bak, p->usr);
+        if (usr_in && bak_in)
+            return usage_error(cmd, "--usr and --bak name the same directory; the two "
+                                    "partitions must be apart:", p->usr);
+        if (usr_in || bak_in)
+            return usage_error(cmd, usr_in ? "the user partition (--usr) is inside the backup "
+                                             "partition (--bak); they must be apart:"
+                                           : "the backup partition (--bak) is inside the user "
+                                             "partition (--usr); they must be apart:",
+                               usr_in ? p->usr : p->bak);
+    }
     return 0;
 }
 

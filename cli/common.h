@@ -10,6 +10,7 @@
 #include "fsguard.h"
 #include "fsguard_posix.h"
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -23,6 +24,32 @@ enum {
     EXIT_USAGE = 16
 };
 
+/* ---- the run: what main and the commands share about this one ---- */
+
+/* The value of the JSON reports' top-level "fsguard_json" (docs/json.md). */
+#define FSG_JSON_FORMAT "1"
+
+struct run {
+    const char *cmd;            /* argv[1] */
+    int json;                   /* --json given: one JSON document, always */
+    int printed;                /* that document has been (begun to be) printed */
+    int help;                   /* help text printed instead */
+    volatile sig_atomic_t signo;    /* SIGINT or SIGTERM received, or 0 */
+    char error[1024];           /* the first error message */
+};
+extern struct run run;
+/* Notes --json, ignores SIGPIPE, and with signals catches SIGINT and
+ * SIGTERM (the first one asks the work to stop; a second kills). */
+void run_begin(int argc, char **argv, int signals);
+/* For struct fsg_config's cancelled: whether a signal came. */
+int run_cancelled(void *ctx);
+/* code, or 128 + the signal's number after one. */
+int run_code(int code);
+/* At the end: reports a signal, prints the JSON document if none was,
+ * checks that stdout and stderr were written (else exit 8). Returns the
+ * exit code. */
+int run_end(int code);
+
 /* ---- messages ---- */
 
 /* A malloc'd copy of s with control characters (and, with ascii, every byte
@@ -31,7 +58,9 @@ char *escaped(const char *s, int ascii);
 void put_escaped(FILE *f, const char *s, int ascii);
 /* put_escaped without ascii: for names known to be valid UTF-8. */
 void put_safe(FILE *f, const char *s);
-/* "fsguard: " + the message + newline, on stderr. */
+/* Keeps msg as the run's error for JSON, unless one is kept already. */
+void note_error(const char *msg);
+/* "fsguard: " + the message + newline, on stderr (and note_error). */
 void err_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "fsguard: CMD: MSG 'ARG'" and a hint; returns EXIT_USAGE. */
 int usage_error(const char *cmd, const char *msg, const char *arg);
@@ -50,6 +79,10 @@ int parse_size(const char *s, uint64_t *out);
  * --help part. */
 extern const char usage_partitions[];
 extern const char usage_options[];
+/* Exit codes of every command: a failed write of stdout or stderr; and of
+ * those that write, a signal (main catches SIGINT and SIGTERM for them). */
+extern const char exits_output[];
+extern const char exits_signals[];
 
 /* The partition options every device command takes. */
 struct partitions {
@@ -150,8 +183,15 @@ void json_add_hashes(struct cJSON *o, const char *crc_key, const char *sha_key, 
 const char *human_size(uint64_t n, char buf[64]);
 
 /* Prints j on stdout (formatted unless compact) with a newline, then
- * deletes it. */
+ * deletes it: with "fsguard_json" first, json_add_outcome's members, and
+ * bytes that are not UTF-8 as \udcNN. */
 void print_json(struct cJSON *j, int compact);
+/* Sets o's "exit_code" (run_code(code)) and "error" (the first error
+ * message, or null for exit codes below 8). */
+void json_add_outcome(struct cJSON *o, int code);
+/* Prints JSON text s on stdout as print_json does, "fsguard_json" put in
+ * first if s is where the document begins. */
+void json_print_text(const char *s);
 /* Adds "found" (the file's crc32 as found, or null when it was not read)
  * and, when computed, "found_sha256" of a FILE event to o. */
 void json_add_found(struct cJSON *o, const struct fsg_event *ev);

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage_calc[] =
@@ -70,9 +71,13 @@ static int put_file(const struct fsg_config *cfg, const char *src, const char *n
     }
     int err = fsg_put_begin(cfg, name, &put);
     size_t n;
-    while (err == 0 && (n = fread(chunk, 1, sizeof chunk, in)) > 0)
+    while (err == 0 && !run.signo && (n = fread(chunk, 1, sizeof chunk, in)) > 0)
         err = fsg_put_write(put, chunk, n);
-    if (err == 0 && ferror(in)) {
+    if (err == 0 && run.signo) {
+        /* A signal interrupted reading a slow source (no SA_RESTART). */
+        err = FSG_ERR_CANCELLED;
+        fsg_put_abort(put);
+    } else if (err == 0 && ferror(in)) {
         *host_errno = errno != 0 ? errno : EIO;
         err = FSG_ERR_IO;
         fsg_put_abort(put);
@@ -114,10 +119,10 @@ static int edit(const struct edit_cli *o)
 
     int defect = fsg_name_check(o->name);
     if (defect != FSG_DEFECT_NONE) {
-        fprintf(stderr, "fsguard: %s: \"", o->dc.cmd);
-        put_escaped(stderr, o->name, 1);
-        fprintf(stderr, "\": %s (expected a device name like /usr/app/main.py)\n",
+        char *n = escaped(o->name, 1);
+        err_msg("%s: \"%s\": %s (expected a device name like /usr/app/main.py)", o->dc.cmd, n,
                 fsg_defect_str(defect));
+        free(n);
         return EXIT_USAGE;
     }
     int code = device_open(&d, &o->dc.part, o->dc.cmd);
@@ -126,24 +131,23 @@ static int edit(const struct edit_cli *o)
     memset(&rec, 0, sizeof rec);
     d.cfg.on_event = on_edit_event;
     d.cfg.event_ctx = &rec;
+    d.cfg.cancelled = run_cancelled;
     int err = o->src != NULL ? put_file(&d.cfg, o->src, o->name, &crc, &host_errno)
                              : fsg_calc(&d.cfg, o->name, &crc);
     if (err < 0) {
-        fprintf(stderr, "fsguard: %s: ", o->dc.cmd);
-        if (host_errno != 0) {
-            put_safe(stderr, o->src);
-            fprintf(stderr, ": %s; nothing changed\n", strerror(host_errno));
-            device_close(&d);
-            return EXIT_OPERATIONAL;
-        }
-        put_safe(stderr, o->name);
-        if (err == FSG_ERR_NOTPROTECTED)
-            fprintf(stderr, ": not listed in %s/checksum.json; nothing changed\n", o->usr);
+        char *n = escaped(host_errno != 0 ? o->src : o->name, 0);
+        if (host_errno != 0)
+            err_msg("%s: %s: %s; nothing changed", o->dc.cmd, n, strerror(host_errno));
+        else if (err == FSG_ERR_NOTPROTECTED)
+            err_msg("%s: %s: not listed in %s/checksum.json; nothing changed", o->dc.cmd, n,
+                    o->usr);
         else if (err == FSG_ERR_CORRUPT)
-            fprintf(stderr, ": %s/checksum.json is not a valid JSON array; run 'fsguard boot' "
-                    "to rebuild it; nothing changed\n", o->usr);
-        else
-            fprintf(stderr, ": %s\n", device_strerror(err, &d.usr, d.cfg.lock_wait_ms));
+            err_msg("%s: %s: %s/checksum.json is not a valid JSON array; run 'fsguard boot' "
+                    "to rebuild it; nothing changed", o->dc.cmd, n, o->usr);
+        else if (err != FSG_ERR_CANCELLED)
+            err_msg("%s: %s: %s", o->dc.cmd, n,
+                    device_strerror(err, &d.usr, d.cfg.lock_wait_ms));
+        free(n);
         device_close(&d);
         return EXIT_OPERATIONAL;
     }
@@ -166,9 +170,9 @@ static int edit(const struct edit_cli *o)
 /* ---- options ---- */
 
 static const char *const help_calc[] = {usage_calc, usage_partitions, usage_options, exits_calc,
-                                        NULL};
+                                        exits_output, exits_signals, NULL};
 static const char *const help_put[] = {usage_put, usage_partitions, usage_options, exits_calc,
-                                       NULL};
+                                       exits_output, exits_signals, NULL};
 
 /* put's SRC, then calc's and put's /usr/PATH */
 static int edit_operand(struct device_cli *dc, const char *arg)

@@ -47,7 +47,8 @@ static const char usage_fota_tail[] =
     "  --wait SECONDS  wait at most this long while another fsguard command\n"
     "                  holds the device (default 30; 0: do not wait), then exit 8\n"
     "                  (\"device busy\")\n"
-    "  --json          print one JSON report on stdout\n"
+    "  --json          print one JSON report on stdout, whatever the outcome\n"
+    "                  (errors too; docs/json.md)\n"
     "  --help          this text\n"
     "\nExit codes: apply: 0 applied, 8 refused or failed (nothing changed, or,\n"
     "after the commit point, the next boot finishes it), 16 usage error.\n"
@@ -109,11 +110,9 @@ static void on_fota_event(void *ctx, const struct fsg_event *ev)
                 : ev->refusal == FSG_REFUSAL_UNREADABLE ? "cannot be read"
                                                         : fsg_defect_str(ev->defect));
         if (fc->dc.json) {
-            char *n = escaped(ev->name, 1);
             cJSON *r = cJSON_CreateObject();
-            cJSON_AddStringToObject(r, "path", n);
+            cJSON_AddStringToObject(r, "path", ev->name);
             cJSON_AddItemToArray(fc->refused, r);
-            free(n);
         }
     } else if (ev->kind == FSG_EVENT_FOTA) {
         if (fc->dc.json) {
@@ -147,7 +146,8 @@ static const char *state_text(int state)
     }
 }
 
-static const char *const help_fota[] = {usage_fota, usage_partitions, usage_fota_tail, NULL};
+static const char *const help_fota[] = {usage_fota, usage_partitions, usage_fota_tail,
+                                        exits_output, exits_signals, NULL};
 
 /* apply's --protect GLOB */
 static int fota_option(struct device_cli *dc, int argc, char **argv, int *i)
@@ -215,6 +215,7 @@ int cmd_fota(int argc, char **argv)
         return code;
     d.cfg.on_event = on_fota_event;
     d.cfg.event_ctx = &fc;
+    d.cfg.cancelled = run_cancelled;
     fc.files = cJSON_CreateArray();
     fc.refused = cJSON_CreateArray();
     cJSON *j = cJSON_CreateObject();

@@ -32,26 +32,31 @@ static const char usage_main[] =
     "Options: --help, --version.\n"
     "\n"
     "Exit codes: 0 nothing needed fixing, 1 damage found and all repaired,\n"
-    "4 damage left unrepaired, 8 operational error, 16 usage error.\n";
+    "4 damage left unrepaired, 8 operational error (a failed write of stdout or\n"
+    "stderr too), 16 usage error, 130 or 143 stopped by SIGINT or SIGTERM (the\n"
+    "file being written abandoned, its temporary file removed).\n";
 static const struct command {
     const char *name;
     int (*run)(int argc, char **argv);
+    int writes;     /* stops cleanly on SIGINT or SIGTERM */
 } commands[] = {
-    {"boot", cmd_boot}, {"verify", cmd_verify}, {"calc", cmd_calc},
-    {"put", cmd_put},   {"fota", cmd_fota},     {"pack", cmd_pack},
-    {"inspect", cmd_inspect}, {"keygen", cmd_keygen},
+    {"boot", cmd_boot, 1}, {"verify", cmd_verify, 1}, {"calc", cmd_calc, 1},
+    {"put", cmd_put, 1},   {"fota", cmd_fota, 1},     {"pack", cmd_pack, 1},
+    {"inspect", cmd_inspect, 0}, {"keygen", cmd_keygen, 0},
 };
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2)
         return usage_error(NULL, "no command given", NULL);
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        run.help = 1;
         fputs(usage_main, stdout);
         return EXIT_CLEAN;
     }
     if (strcmp(cmd, "--version") == 0) {
+        run.help = 1;
         printf("fsguard %s\n", FSG_VERSION);
         return EXIT_CLEAN;
     }
@@ -59,4 +64,13 @@ int main(int argc, char **argv)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].run(argc, argv);
     return usage_error(NULL, "unknown command", cmd);
+}
+
+int main(int argc, char **argv)
+{
+    int writes = 0;
+    for (size_t i = 0; argc > 1 && i < sizeof commands / sizeof commands[0]; i++)
+        writes |= strcmp(argv[1], commands[i].name) == 0 && commands[i].writes;
+    run_begin(argc, argv, writes);
+    return run_end(dispatch(argc, argv));
 }

@@ -34,7 +34,8 @@ static const char usage_inspect[] =
     "  --wait SECONDS  wait at most this long while another fsguard command\n"
     "                writes the user partition (default 30; 0: do not wait), then\n"
     "                exit 8 (\"device busy\"); the backup partition has no lock\n"
-    "  --json        print one JSON report on stdout\n"
+    "  --json        print one JSON report on stdout, whatever the outcome\n"
+    "                (errors too; docs/json.md)\n"
     "  --help        this text\n"
     "\n"
     "Exit codes: 0 no problem, 4 problems found (damaged or missing files, bad\n"
@@ -72,7 +73,7 @@ static void on_insp_event(void *ctx, const struct fsg_event *ev)
                                                                   : "damaged";
         if (ic->json) {
             cJSON *f = cJSON_CreateObject();
-            cJSON_AddStringToObject(f, "name", name);
+            cJSON_AddStringToObject(f, "name", ev->name);
             cJSON_AddStringToObject(f, "status", status);
             json_add_hashes(f, "crc32", "sha256", ev->hashes, ev->expected, ev->sha_expected);
             json_add_found(f, ev);
@@ -92,7 +93,7 @@ static void on_insp_event(void *ctx, const struct fsg_event *ev)
     } else if (ev->kind == FSG_EVENT_UNLISTED) {
         if (ic->json) {
             cJSON *u = cJSON_CreateObject();
-            cJSON_AddStringToObject(u, "path", name);
+            cJSON_AddStringToObject(u, "path", ev->name);
             cJSON_AddStringToObject(u, "type", type_text(ev->type));
             cJSON_AddNumberToObject(u, "size", (double)ev->size);
             cJSON_AddItemToArray(ic->unlisted, u);
@@ -110,8 +111,8 @@ static void on_insp_event(void *ctx, const struct fsg_event *ev)
         if (ic->json) {
             cJSON *e = cJSON_CreateObject();
             cJSON_AddNumberToObject(e, "index", (double)ev->index);
-            if (name != NULL)
-                cJSON_AddStringToObject(e, "name", name);
+            if (ev->name != NULL)
+                cJSON_AddStringToObject(e, "name", ev->name);
             else
                 cJSON_AddNullToObject(e, "name");
             cJSON_AddStringToObject(e, "reason", fsg_defect_str(ev->defect));
@@ -252,7 +253,8 @@ int cmd_inspect(int argc, char **argv)
         const char *a = argv[i];
         int taken = device_option(&part, &json, argc, argv, &i, "inspect");
         if (taken == OPT_HELP) {
-            fputs(usage_inspect, stdout);
+            const char *const help[] = {usage_inspect, exits_output, NULL};
+            print_help(help);
             return EXIT_CLEAN;
         }
         if (taken != 0) {

@@ -61,7 +61,8 @@ int cmd_keygen(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage_keygen, stdout);
+            const char *const help[] = {usage_keygen, exits_output, NULL};
+            print_help(help);
             return EXIT_CLEAN;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error("keygen", "unknown option", a);

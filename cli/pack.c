@@ -28,7 +28,10 @@ static const char usage_pack[] =
     "ticked: OUT/usr gets every file and checksum.json; OUT/bak gets a copy of\n"
     "each protected file under usr/, the same checksum.json, and\n"
     "backup_restore.json. The same SRC always gives byte-identical output.\n"
-    "OUT appears only once it is complete (built beside it, then renamed).\n"
+    "OUT appears only once it is complete (built beside it in OUT.fsg-tmp, then\n"
+    "renamed). An OUT.fsg-tmp that pack did not make (without its mark file\n"
+    ".fsguard-pack-staging) is refused and left alone; a marked one, left by a\n"
+    "pack that was killed, is removed first.\n"
     "\n"
     "Refused, with nothing written: links, devices, sockets or FIFOs in SRC;\n"
     "names that cannot be stored; checksum.json or backup_restore.json at the\n"
@@ -63,7 +66,8 @@ static const char usage_pack[] =
     "                     file bytes plus the JSON files, without the file\n"
     "                     system's own overhead: leave a margin)\n"
     "  --force            replace an existing, non-empty OUT\n"
-    "  --json             print one JSON report on stdout\n"
+    "  --json             print one JSON report on stdout, whatever the outcome\n"
+    "                     (errors too; docs/json.md)\n"
     "  --help             this text\n"
     "\n"
     "Exit codes: 0 built, 8 refused or failed (OUT unchanged), 16 usage error.\n";
@@ -162,11 +166,9 @@ static void on_pack_event(void *ctx, const struct fsg_event *ev)
         fputc('\n', stderr);
         if (pc->json) {
             cJSON *r = cJSON_CreateObject();
-            char *n = escaped(ev->name, 1);
-            cJSON_AddStringToObject(r, "path", n);
+            cJSON_AddStringToObject(r, "path", ev->name);
             cJSON_AddStringToObject(r, "reason", refusal_text(ev));
             cJSON_AddItemToArray(pc->refused, r);
-            free(n);
         }
     } else if (ev->kind == FSG_EVENT_PLANNED) {
         pc->total = ev->size;
@@ -325,7 +327,8 @@ static int parse_pack(int argc, char **argv, struct pack_cli *pc)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage_pack, stdout);
+            const char *const help[] = {usage_pack, exits_output, exits_signals, NULL};
+            print_help(help);
             return -1;
         } else if (strcmp(a, "--json") == 0) {
             pc->json = 1;
@@ -484,14 +487,56 @@ static void print_refusal_summary(const struct pack_cli *pc, const struct fsg_pa
     }
 }
 
+/* The file that marks a staging directory as pack's own (docs/images.md):
+ * written first into it, removed just before it is renamed to OUT. */
+#define STAGING_MARK ".fsguard-pack-staging"
+
+/* Creates staging directory path and its mark. A leftover is removed only
+ * if it carries the mark (a pack that was killed); anything else there is
+ * refused and left as it is. */
+static int make_staging(const char *path)
+{
+    char mark[PATH_MAX + sizeof STAGING_MARK + 1];
+    struct stat st, ms;
+
+    snprintf(mark, sizeof mark, "%s/" STAGING_MARK, path);
+    if (lstat(path, &st) == 0) {
+        if (!S_ISDIR(st.st_mode) || lstat(mark, &ms) < 0 || !S_ISREG(ms.st_mode)) {
+            char *e = escaped(path, 0);
+            err_msg("pack: %s exists and is not a staging directory of fsguard pack (it has no "
+                    STAGING_MARK "); it is left as it is: remove or rename it; nothing written",
+                    e);
+            free(e);
+            return EXIT_OPERATIONAL;
+        }
+        if (rm_tree(path) < 0)
+            goto fail;
+    }
+    if (mkdir(path, 0755) < 0)
+        goto fail;
+    int fd = open(mark, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    static const char text[] = "fsguard pack's staging directory; removed by the next pack\n";
+    if (fd < 0)
+        goto fail;
+    int bad = write(fd, text, sizeof text - 1) != (ssize_t)(sizeof text - 1) || fsync(fd) < 0;
+    if (close(fd) < 0 || bad || sync_dir(path) < 0)
+        goto fail;
+    return 0;
+fail:
+    err_msg("pack: %s: %s", path, strerror(errno));
+    return EXIT_OPERATIONAL;
+}
+
 /* Moves the finished staging directory to OUT. */
 static int commit_out(struct pack_cli *pc, const char *staging, const char *old)
 {
     char parent[PATH_MAX];
     struct stat st;
 
+    char mark[PATH_MAX + sizeof STAGING_MARK + 1];
     parent_of(pc->out, parent, sizeof parent);
-    if (sync_dir(staging) < 0)
+    snprintf(mark, sizeof mark, "%s/" STAGING_MARK, staging);
+    if (unlink(mark) < 0 || sync_dir(staging) < 0)
         goto fail;
     if (lstat(pc->out, &st) == 0 && is_empty_dir(pc->out) != 1) {
         /* --force: set the old output aside, put the new one in place,
@@ -584,12 +629,10 @@ int cmd_pack(int argc, char **argv)
     if ((code = check_paths(&pc, staging, sizeof staging, old, sizeof old)) != 0)
         goto done;
 
-    /* Staging: a leftover of an interrupted pack is fsguard's own. */
-    code = EXIT_OPERATIONAL;
-    if (rm_tree(staging) < 0 || mkdir(staging, 0755) < 0) {
-        err_msg("pack: %s: %s", staging, strerror(errno));
+    /* Staging: a marked leftover of an interrupted pack is fsguard's own. */
+    if ((code = make_staging(staging)) != 0)
         goto done;
-    }
+    code = EXIT_OPERATIONAL;
     int err = fsg_posix_open(&src, pc.src, 1);
     snprintf(sub, sizeof sub, "%s/usr", staging);
     if (err == 0 && (mkdir(sub, 0755) < 0 || (err = fsg_posix_open(&usr, sub, 0)) < 0))
@@ -618,6 +661,7 @@ int cmd_pack(int argc, char **argv)
     opt.buf_size = sizeof buf;
     opt.on_event = on_pack_event;
     opt.event_ctx = &pc;
+    opt.cancelled = run_cancelled;
     err = fsg_pack(&opt, &r);
     show_progress(&pc, 1);
     fsg_posix_close(&src);
@@ -625,8 +669,9 @@ int cmd_pack(int argc, char **argv)
     fsg_posix_close(&bak);
 
     code = EXIT_OPERATIONAL;
-    if (err < 0) {
-        print_refusal_summary(&pc, &r, err);
+    if (err < 0 || run.signo) {
+        if (err != FSG_ERR_CANCELLED && !run.signo)
+            print_refusal_summary(&pc, &r, err);
     } else {
         size_t missing = 0;
         for (size_t i = 0; i < pc.nlisted; i++) {

@@ -130,6 +130,6 @@ new_device
 echo 'print("edited")' >"$USR/main.py"
 fsg calc --root "$DEV" --json /usr/main.py
 expect_rc 0
-py_expect "calc report" 'report() == {"name": "/usr/main.py", "crc32": hex(crc(USR + "/main.py"))}'
+py_expect "calc report" 'report() == {"fsguard_json": 1, "name": "/usr/main.py", "crc32": hex(crc(USR + "/main.py")), "exit_code": 0, "error": None}'
 
 finish

@@ -537,7 +537,7 @@ expect_err "4 entries"
 pk "$SRC" --out "$O" --json
 expect_refused
 expect_json
-py_expect "--json lists all four" 'sorted(r["path"] for r in report()["refused"]) == ["checksum.json", "fifo", "lib/bad\\xff", "link.py"]'
+py_expect "--json lists all four" 'sorted(r["path"] for r in report()["refused"]) == ["checksum.json", "fifo", "lib/bad\udcff", "link.py"]'
 
 begin "refused: an existing non-empty OUT without --force; OUT untouched"
 pack_case

@@ -267,7 +267,7 @@ printf 'beta v2\n' >"$USR/b.txt"
 fsg calc --root "$DEV" --json /usr/c.txt
 expect_rc 0 "calc --json"
 py_expect "calc --json gives both hashes of a both-entry" \
-    'json.loads(open(OUT).read()) == {"name": "/usr/c.txt", "crc32": hex(crc(USR + "/c.txt")), "sha256": sha(USR + "/c.txt")}'
+    'json.loads(open(OUT).read()) == {"name": "/usr/c.txt", "crc32": hex(crc(USR + "/c.txt")), "sha256": sha(USR + "/c.txt"), "fsguard_json": 1, "exit_code": 0, "error": None}'
 fsg calc --root "$DEV" /usr/c.txt
 expect_rc 0
 expect_eq "$(python3 -c 'import binascii,sys; print(hex(binascii.crc32(open(sys.argv[1],"rb").read(),0xFFFFFFFF)))' "$USR/c.txt")" "$(cat "$OUT")" \
