@@ -117,7 +117,11 @@ void err_msg(const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     note_error(msg);
-    fprintf(stderr, "fsguard: %s\n", msg);
+    /* Paths in it come from the command line or the files: escaped as
+     * names are (escaping twice changes nothing). */
+    fputs("fsguard: ", stderr);
+    put_safe(stderr, msg);
+    fputc('\n', stderr);
 }
 
 /* Prints "fsguard: CMD: MSG 'ARG'" and a hint; returns the usage exit code. */

@@ -60,7 +60,8 @@ void put_escaped(FILE *f, const char *s, int ascii);
 void put_safe(FILE *f, const char *s);
 /* Keeps msg as the run's error for JSON, unless one is kept already. */
 void note_error(const char *msg);
-/* "fsguard: " + the message + newline, on stderr (and note_error). */
+/* "fsguard: " + the message (escaped as put_safe does) + newline, on
+ * stderr (and note_error). */
 void err_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "fsguard: CMD: MSG 'ARG'" and a hint; returns EXIT_USAGE. */
 int usage_error(const char *cmd, const char *msg, const char *arg);

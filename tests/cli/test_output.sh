@@ -96,6 +96,14 @@ if msg=$("$PYTHON" "$IO/raw.py" "$OUT" 'invoice\xe2\x80\xaefdp.py' 2>&1); then
 else
     fail "verify escapes the name too" "$msg" "$(show_run)"
 fi
+begin "a host path with a bidirectional override is escaped in error messages"
+fsg boot --root "$CASEDIR/$rlo"
+expect_rc 8 "a partition that does not exist"
+if msg=$("$PYTHON" "$IO/raw.py" "$ERR" 'invoice\xe2\x80\xaefdp.py/bak' 2>&1); then
+    pass
+else
+    fail "the path escaped on stderr" "$msg" "$(show_run)"
+fi
 fsg verify --root "$DEV" --json
 py_expect "JSON keeps the name as it is (machines are not terminals)" \
     'any(f["name"] == "/usr/invoice\u202efdp.py" for f in report()["files"])'
