@@ -488,7 +488,9 @@ static void print_refusal_summary(const struct pack_cli *pc, const struct fsg_pa
 }
 
 /* The file that marks a staging directory as pack's own (docs/images.md):
- * written first into it, removed just before it is renamed to OUT. */
+ * written first into it, removed from OUT just after the rename, so that a
+ * staging directory is never unmarked while pack may still be stopped in
+ * the slow steps before it (setting an old OUT aside). */
 #define STAGING_MARK ".fsguard-pack-staging"
 
 /* Creates staging directory path and its mark. A leftover is removed only
@@ -535,9 +537,6 @@ static int commit_out(struct pack_cli *pc, const char *staging, const char *old)
 
     char mark[PATH_MAX + sizeof STAGING_MARK + 1];
     parent_of(pc->out, parent, sizeof parent);
-    snprintf(mark, sizeof mark, "%s/" STAGING_MARK, staging);
-    if (unlink(mark) < 0 || sync_dir(staging) < 0)
-        goto fail;
     if (lstat(pc->out, &st) == 0 && is_empty_dir(pc->out) != 1) {
         /* --force: set the old output aside, put the new one in place,
          * then delete the old. A crash in between leaves no OUT at all,
@@ -547,6 +546,9 @@ static int commit_out(struct pack_cli *pc, const char *staging, const char *old)
     }
     /* rename replaces an empty directory atomically. */
     if (rename(staging, pc->out) < 0 || sync_dir(parent) < 0)
+        goto fail;
+    snprintf(mark, sizeof mark, "%s/" STAGING_MARK, pc->out);
+    if (unlink(mark) < 0 || sync_dir(pc->out) < 0)
         goto fail;
     if (rm_tree(old) < 0)
         err_msg("pack: %s: could not remove the replaced output: %s", old, strerror(errno));
