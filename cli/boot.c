@@ -182,17 +182,9 @@ static void on_event(void *ctx, const struct fsg_event *ev)
             fputs("\")", stderr);
         }
         fprintf(stderr, ": %s; skipped\n", fsg_defect_str(ev->defect));
-        if (o->dc.json) {
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "manifest", ev->source == FSG_SOURCE_BAK ? "bak" : "usr");
-            cJSON_AddNumberToObject(e, "index", (double)ev->index);
-            if (ev->name != NULL)
-                cJSON_AddStringToObject(e, "name", ev->name);
-            else
-                cJSON_AddNullToObject(e, "name");
-            cJSON_AddStringToObject(e, "reason", fsg_defect_str(ev->defect));
-            cJSON_AddItemToArray(pr->entries, e);
-        }
+        if (o->dc.json)
+            cJSON_AddItemToArray(pr->entries,
+                                 json_entry_event(ev, ev->source == FSG_SOURCE_BAK ? "bak" : "usr"));
         return;
     }
     if (ev->kind == FSG_EVENT_TEMP) {

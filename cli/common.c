@@ -631,6 +631,20 @@ void json_add_found(struct cJSON *o, const struct fsg_event *ev)
         cJSON_AddStringToObject(o, "found_sha256", fsg_sha256_format(ev->sha_actual, h));
 }
 
+struct cJSON *json_entry_event(const struct fsg_event *ev, const char *manifest)
+{
+    cJSON *e = cJSON_CreateObject();
+    if (manifest != NULL)
+        cJSON_AddStringToObject(e, "manifest", manifest);
+    cJSON_AddNumberToObject(e, "index", (double)ev->index);
+    if (ev->name != NULL)
+        cJSON_AddStringToObject(e, "name", ev->name);
+    else
+        cJSON_AddNullToObject(e, "name");
+    cJSON_AddStringToObject(e, "reason", fsg_defect_str(ev->defect));
+    return e;
+}
+
 void json_add_hashes(struct cJSON *o, const char *crc_key, const char *sha_key, unsigned kinds,
                      uint32_t crc, const unsigned char *sha)
 {

@@ -196,5 +196,8 @@ void json_print_text(const char *s);
 /* Adds "found" (the file's crc32 as found, or null when it was not read)
  * and, when computed, "found_sha256" of a FILE event to o. */
 void json_add_found(struct cJSON *o, const struct fsg_event *ev);
+/* A refused checksum.json entry (an ENTRY event) as a JSON object:
+ * "manifest" (when not NULL), "index", "name" (or null) and "reason". */
+struct cJSON *json_entry_event(const struct fsg_event *ev, const char *manifest);
 
 #endif

@@ -108,16 +108,8 @@ static void on_insp_event(void *ctx, const struct fsg_event *ev)
         fprintf(stderr, "/checksum.json: entry %lu%s%s%s: %s\n", ev->index,
                 name != NULL ? " (\"" : "", name != NULL ? name : "", name != NULL ? "\")" : "",
                 fsg_defect_str(ev->defect));
-        if (ic->json) {
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddNumberToObject(e, "index", (double)ev->index);
-            if (ev->name != NULL)
-                cJSON_AddStringToObject(e, "name", ev->name);
-            else
-                cJSON_AddNullToObject(e, "name");
-            cJSON_AddStringToObject(e, "reason", fsg_defect_str(ev->defect));
-            cJSON_AddItemToArray(ic->entries, e);
-        }
+        if (ic->json)
+            cJSON_AddItemToArray(ic->entries, json_entry_event(ev, NULL));
     }
     free(name);
 }
