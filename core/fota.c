@@ -13,9 +13,10 @@
  *   gone/PATH             an empty marker: PATH did not exist before
  * Rolling forward moves each target aside and its new file in, installs
  * the new table, removes the leftovers durably and then the journal (the
- * end of the transaction). Every step is idempotent: a boot finding a valid journal
- * rolls forward again; finding none, it discards the staging area; finding
- * a damaged one, it abandons the update and puts the old files back.
+ * end of the transaction). Every step is idempotent: a boot finding a
+ * valid journal rolls forward again; finding none, it discards the staging
+ * area; finding a damaged one, it abandons the update and puts the old
+ * files back.
  */
 #include "fsg_internal.h"
 
@@ -242,7 +243,39 @@ struct sweep {
     bool restore;            /* move old/PATH back to PATH */
     unsigned long moved;
     int err;
+    char *unsynced;          /* the directory of removals not yet synced */
 };
+
+/* Syncs the directory of the removals made since the last sync, if any. */
+static int sweep_sync(struct sweep *s)
+{
+    const struct fsg_port *p = s->c->usr;
+    int err = 0;
+    if (s->unsynced != NULL && p->syncdir != NULL)
+        err = p->syncdir(p->ctx, s->unsynced);
+    fsg_free(s->c, s->unsynced);
+    s->unsynced = NULL;
+    return err;
+}
+
+/* Notes the removal of path: its directory is synced once for all of the
+ * removals made in it in a row (a walk lists a directory's entries
+ * together), before the next directory's and at the end of the walk. */
+static int sweep_removed(struct sweep *s, const char *path)
+{
+    size_t dl = fsg_dir_len(path);
+    if (s->unsynced != NULL && strlen(s->unsynced) == dl && memcmp(s->unsynced, path, dl) == 0)
+        return 0;
+    int err = sweep_sync(s);
+    if (err == 0) {
+        s->unsynced = fsg_alloc(s->c, dl + 1);
+        if (s->unsynced == NULL)
+            return FSG_ERR_NOMEM;
+        memcpy(s->unsynced, path, dl);
+        s->unsynced[dl] = '\0';
+    }
+    return err;
+}
 
 static int sweep_entry(void *arg, const char *path, int type)
 {
@@ -285,14 +318,14 @@ static int sweep_entry(void *arg, const char *path, int type)
         return 0;
     int err = p->remove(p->ctx, full);
     if (err == 0)
-        err = fsg_sync_parent(s->c, p, full);
+        err = sweep_removed(s, full);
     if (err < 0 && err != FSG_ERR_NOENT && s->err == 0)
         s->err = err;
     return 0;
 }
 
-/* Removes every file of the staging area but the journal, each removal
- * synced into its directory (or, with restore, moves old/ files back
+/* Removes every file of the staging area but the journal, the removals
+ * synced into their directories (or, with restore, moves old/ files back
  * first); its directories stay, empty. */
 static int clear_area(struct fsg_ctx *c, bool restore, unsigned long *moved)
 {
@@ -305,7 +338,7 @@ static int clear_area(struct fsg_ctx *c, bool restore, unsigned long *moved)
     int found = probe(c->usr, FSG_FOTA_DIR, &type);
     if (found <= 0 || type != FSG_TYPE_DIR)
         return found;
-    struct sweep s = {c, restore, 0, 0};
+    struct sweep s = {c, restore, 0, 0, NULL};
     int err = 0;
     if (restore)
         err = fsg_walk(c, c->usr, FSG_FOTA_DIR, sweep_entry, NULL, &s);
@@ -313,6 +346,9 @@ static int clear_area(struct fsg_ctx *c, bool restore, unsigned long *moved)
         s.restore = false;
         err = fsg_walk(c, c->usr, FSG_FOTA_DIR, sweep_entry, NULL, &s);
     }
+    int serr = sweep_sync(&s); /* the last directory's removals */
+    if (err == 0)
+        err = serr;
     if (moved != NULL)
         *moved = s.moved;
     if (err == 0 && c->usr->syncdir != NULL)
