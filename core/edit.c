@@ -44,7 +44,7 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
 {
     struct fsg_ctx c;
     struct fsg_manifest m;
-    bool seeded = false;
+    bool changed = false;
     struct fsg_sum h;
 
     memset(&m, 0, sizeof m);
@@ -56,7 +56,7 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
         goto out;
     }
     struct fsg_entry *e;
-    err = edit_entry(&c, &m, name, &e, &seeded);
+    err = edit_entry(&c, &m, name, &e, &changed);
     if (err < 0)
         goto out;
     /* The entry keeps the kinds of hash it has: a sha256 stays a sha256. */
@@ -67,7 +67,7 @@ int fsg_calc(const struct fsg_config *cfg, const char *name, uint32_t *crc)
         goto out;
     *crc = h.crc;
     fsg_sum_keep(&h, e->sum.kinds);
-    if (!fsg_sum_equal(&h, &e->sum) || e->pend != NULL || seeded) {
+    if (!fsg_sum_equal(&h, &e->sum) || e->pend != NULL || changed) {
         e->sum = h;
         (void)fsg_entry_set_pending(&c, e, NULL);
         err = fsg_manifest_save(&c, c.usr, &m);
@@ -99,7 +99,7 @@ int fsg_put_begin(const struct fsg_config *cfg, const char *name, struct fsg_put
 {
     struct fsg_ctx c;
     struct fsg_manifest m;
-    bool seeded = false;
+    bool changed = false;
 
     *out = NULL;
     int err = fsg_ctx_open(&c, cfg, FSG_NEED_USR | FSG_NEED_BAK | FSG_LOCK_EX);
@@ -112,7 +112,7 @@ int fsg_put_begin(const struct fsg_config *cfg, const char *name, struct fsg_put
      * update waiting for the boot. */
     struct fsg_entry *e = NULL;
     if (err == 0)
-        err = edit_entry(&c, &m, name, &e, &seeded);
+        err = edit_entry(&c, &m, name, &e, &changed);
     /* The new content is hashed as it streams, in the entry's kinds. */
     unsigned kinds = e != NULL ? e->sum.kinds : 0u;
     fsg_manifest_free(&c, &m);
@@ -159,7 +159,7 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
 {
     struct fsg_ctx *c = &p->c;
     struct fsg_manifest m;
-    bool seeded = false;
+    bool changed = false;
     int err = p->err;
 
     memset(&m, 0, sizeof m);
@@ -169,7 +169,7 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
         err = fsg_atomic_seal(&p->a);
     struct fsg_entry *e = NULL;
     if (err == 0)
-        err = edit_entry(c, &m, p->name, &e, &seeded);
+        err = edit_entry(c, &m, p->name, &e, &changed);
     if (err < 0) {
         fsg_atomic_abort(&p->a);
         goto out;
@@ -187,7 +187,7 @@ int fsg_put_commit(struct fsg_put *p, uint32_t *crc)
         }
     }
     fsg_sum_keep(&h, e->sum.kinds);
-    bool record = !fsg_sum_equal(&h, &e->sum) || e->pend != NULL || seeded;
+    bool record = !fsg_sum_equal(&h, &e->sum) || e->pend != NULL || changed;
     /* 2. The new hash, pending: from here a boot accepts either file. */
     if (record) {
         err = fsg_entry_set_pending(c, e, &h);

@@ -731,19 +731,20 @@ int fsg_fota_commit(struct fsg_fota *tx, struct fsg_fota_report *r)
     /* Appended only now: appending may move the entries the index holds. */
     for (size_t i = 0; i < tx->n && err == 0; i++) {
         struct ffile *f = &tx->files[i];
-        if (f->protect == FSG_FOTA_BAK_PROTECTED) {
-            /* A refused user entry of that name gives way, as at boot. */
-            for (size_t k = 0; k < m.n; k++)
-                if (!m.v[k].valid && m.v[k].name != NULL && strcmp(m.v[k].name, f->name) == 0)
-                    m.v[k].dropped = true;
-            f->protect = FSG_FOTA_PROTECTED;
-        } else if (f->protect != FSG_FOTA_NEWLY_PROTECTED) {
+        bool back = f->protect == FSG_FOTA_BAK_PROTECTED;
+        if (!back && f->protect != FSG_FOTA_NEWLY_PROTECTED)
             continue;
-        }
         struct fsg_entry ne = {.name = f->name, .sum = f->sum, .valid = true};
         const struct fsg_entry *be = fsg_manifest_find(&bak, f->name);
         fsg_sum_keep(&ne.sum, kinds | (be != NULL ? be->sum.kinds : 0u));
-        err = fsg_manifest_append(c, &m, &ne);
+        if (back) {
+            /* Put back as at boot: a refused user entry of that name gives
+             * way. */
+            f->protect = FSG_FOTA_PROTECTED;
+            err = fsg_manifest_put_back(c, &m, &ne);
+        } else {
+            err = fsg_manifest_append(c, &m, &ne);
+        }
     }
     fsg_manifest_free(c, &bak);
     if (err == 0)

@@ -216,9 +216,11 @@ static int take_sum(const cJSON *crc, const cJSON *sha, struct fsg_sum *out, int
 }
 
 /* Classifies one array element, whose source is src..end; on success fills
- * e (name, hashes, extra). Returns an enum fsg_defect, or FSG_ERR_NOMEM. */
+ * e (name, hashes, extra). fixed: the table holds lone surrogates (cJSON
+ * read a copy without them; without one, cJSON would have refused any).
+ * Returns an enum fsg_defect, or FSG_ERR_NOMEM. */
 static int take_entry(struct fsg_ctx *c, cJSON *item, const char *src, const char *end,
-                      struct fsg_entry *e)
+                      bool fixed, struct fsg_entry *e)
 {
     cJSON *k[K_COUNT] = {NULL};
     int defect = FSG_DEFECT_NONE;
@@ -280,7 +282,8 @@ static int take_entry(struct fsg_ctx *c, cJSON *item, const char *src, const cha
             if (ch == k[i])
                 known = i;
         /* A NUL or half a surrogate pair can be in no name or hash. */
-        if (known >= 0 && (has_nul_escape(val, p) || lone_surrogates(NULL, val, p) > 0)) {
+        if (known >= 0 &&
+            (has_nul_escape(val, p) || (fixed && lone_surrogates(NULL, val, p) > 0))) {
             fsg_free(c, extra);
             return known == K_NAME                     ? FSG_DEFECT_NAME_CHARS
                    : known == K_CRC || known == K_SHA ? FSG_DEFECT_HASH_BAD
@@ -377,7 +380,7 @@ int fsg_manifest_parse(struct fsg_ctx *c, const char *text, size_t len, int sour
             struct fsg_entry *e;
             err = push(c, m, &e);
             if (err == 0) {
-                int d = take_entry(c, item, p, stop, e);
+                int d = take_entry(c, item, p, stop, fixed != NULL, e);
                 if (d == FSG_ERR_NOMEM) {
                     err = FSG_ERR_NOMEM;
                 } else if (d != FSG_DEFECT_NONE) {

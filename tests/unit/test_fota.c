@@ -1372,9 +1372,9 @@ static void test_protection_kept(void)
     fx_free(&f);
 
     /* The user table lost keep.py's entry, which the backup's still has
-     * (boot puts such entries back). Updating keep.py must not leave it
-     * "unprotected" only for the next boot to revert it to the factory
-     * copy. */
+     * (boot puts such entries back), and holds only a refused one. Updating
+     * keep.py must not leave it "unprotected" only for the next boot to
+     * revert it to the factory copy, and the refused entry gives way. */
     fx_init(&f);
     {
         char h1[FSG_HASH_STRLEN], h2[FSG_HASH_STRLEN], h3[FSG_HASH_STRLEN];
@@ -1382,7 +1382,8 @@ static void test_protection_kept(void)
         snprintf(text, sizeof text,
                  "[{\"name\": \"/usr/main.py\", \"crc32\": \"%s\"},"
                  " {\"name\": \"/usr/cfg/app.json\", \"crc32\": \"%s\"},"
-                 " {\"name\": \"/usr/big.bin\", \"crc32\": \"%s\"}]",
+                 " {\"name\": \"/usr/big.bin\", \"crc32\": \"%s\"},"
+                 " {\"name\": \"/usr/keep.py\"}]",
                  mp_hash_str(MAIN_OLD, strlen(MAIN_OLD), h1), mp_hash_str(APP_OLD, strlen(APP_OLD), h2),
                  mp_hash_str(big_old, BIG_OLD_LEN, h3));
         memport_put_str(f.d.usr, "checksum.json", text);
@@ -1394,6 +1395,8 @@ static void test_protection_kept(void)
     CHECK(file_is_str(f.d.usr, "keep.py", "keep v2\n"));
     CHECK_EQ_INT(rep.unprotected, 0);
     CHECK_EQ_INT(rep.protected_files, 1);
+    CHECK_EQ_INT(table_size(&f.d), 4); /* the refused keep.py entry dropped */
+    CHECK_EQ_INT(table_crc(&f.d, "/usr/keep.py", &found), crc_str("keep v2\n"));
     struct fsg_report r;
     fx_reset(&f);
     CHECK_EQ_INT(fsg_boot(&f.d.cfg, 0, &r), 0);
