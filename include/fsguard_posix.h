@@ -17,7 +17,9 @@
  * releases a flock when its holder dies, so a crash leaves no stale lock.
  * The lock is advisory: it orders fsguard's calls (in any number of
  * processes) with each other, not with other programs writing the files.
- * One struct fsg_posix holds the lock at most once at a time.
+ * One struct fsg_posix holds the lock at most once at a time: a second
+ * call through it while one holds the lock (an open fsg_put, say) fails
+ * with FSG_ERR_LOCKED at once.
  */
 #ifndef FSGUARD_POSIX_H
 #define FSGUARD_POSIX_H

@@ -433,8 +433,11 @@ static int px_lock(void *ctx, int mode, uint32_t wait_ms)
 {
     struct fsg_posix *p = ctx;
 
+    /* Held by another call through this same port (an open fsg_put, say):
+     * the device is busy for this one, whatever the wait, as the holder
+     * is this process itself. */
     if (p->lock_fd >= 0)
-        return FSG_ERR_INVAL; /* never nested: the core locks once per call */
+        return FSG_ERR_LOCKED;
     int fd = openat(p->root, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return neg_errno();

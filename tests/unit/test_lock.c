@@ -7,13 +7,20 @@
  * FSG_ERR_LOCKED before anything is read or written; the wait budget
  * reaches the port; a held lock keeps every other call out; a version-1
  * port and the backup partition are never locked. The wrapper port
- * (faultport.h) emulates the lock over the in-memory store and counts.
+ * (faultport.h) emulates the lock over the in-memory store and counts;
+ * the POSIX port's own lock is checked over a real directory, where a
+ * second call through the same port while a put is open is busy too.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "check.h"
+#include "fsguard_posix.h"
 #include "memport.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void setup(struct mp_device *d)
 {
@@ -306,6 +313,61 @@ static void test_not_locked(void)
     mpdev_free(&d);
 }
 
+/* The POSIX port over a real device: while an fsg_put is open, another
+ * call through the same port (the same process: flock would not keep it
+ * out) is refused as busy, writes nothing, and works once the put ends. */
+static void test_posix_same_port(void)
+{
+    char dir[] = "/tmp/fsg-lock-XXXXXX", path[256];
+    CHECK(mkdtemp(dir) != NULL);
+    static const char *const files[][2] = {
+        {"usr/a.py", "A\n"},
+        {"bak/usr/a.py", "A\n"},
+        {"usr/checksum.json", "[{\"name\": \"/usr/a.py\", \"crc32\": \"0xf64868a5\"}]"},
+        {"bak/checksum.json", "[{\"name\": \"/usr/a.py\", \"crc32\": \"0xf64868a5\"}]"},
+        {"bak/backup_restore.json", "{\"enable\": 1}"}};
+    snprintf(path, sizeof path, "%s/usr", dir);
+    CHECK(mkdir(path, 0755) == 0);
+    snprintf(path, sizeof path, "%s/bak", dir);
+    CHECK(mkdir(path, 0755) == 0);
+    snprintf(path, sizeof path, "%s/bak/usr", dir);
+    CHECK(mkdir(path, 0755) == 0);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i][0]);
+        FILE *f = fopen(path, "w");
+        CHECK(f != NULL && fputs(files[i][1], f) >= 0 && fclose(f) == 0);
+    }
+    struct fsg_posix usr, bak;
+    snprintf(path, sizeof path, "%s/usr", dir);
+    CHECK_EQ_INT(fsg_posix_open(&usr, path, 0), 0);
+    snprintf(path, sizeof path, "%s/bak", dir);
+    CHECK_EQ_INT(fsg_posix_open(&bak, path, 1), 0);
+    struct fsg_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.usr = &usr.port;
+    cfg.bak = &bak.port;
+    cfg.lock_wait_ms = 50;
+    uint32_t crc = 0;
+    CHECK_EQ_INT(fsg_calc(&cfg, "/usr/a.py", &crc), 0);
+    CHECK_EQ_INT(crc, mp_crc("A\n", 2));
+    struct fsg_put *put = NULL;
+    CHECK_EQ_INT(fsg_put_begin(&cfg, "/usr/a.py", &put), 0);
+    CHECK_EQ_INT(fsg_calc(&cfg, "/usr/a.py", &crc), FSG_ERR_LOCKED);
+    struct fsg_report r;
+    CHECK_EQ_INT(fsg_boot(&cfg, FSG_DRY_RUN, &r), FSG_ERR_LOCKED);
+    if (put != NULL) {
+        CHECK_EQ_INT(fsg_put_write(put, "B\n", 2), 0);
+        CHECK_EQ_INT(fsg_put_commit(put, &crc), 0);
+    }
+    CHECK_EQ_INT(fsg_boot(&cfg, 0, &r), 0);
+    CHECK_EQ_INT(fsg_report_exit_code(&r), 0);
+    fsg_posix_close(&usr);
+    fsg_posix_close(&bak);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     test_every_path();
@@ -313,5 +375,6 @@ int main(void)
     test_wait_budget();
     test_held();
     test_not_locked();
+    test_posix_same_port();
     return check_done("test_lock");
 }
