@@ -31,7 +31,7 @@ static const char usage_pack[] =
     "OUT appears only once it is complete (built beside it in OUT.fsg-tmp, then\n"
     "renamed). An OUT.fsg-tmp that pack did not make (without its mark file\n"
     ".fsguard-pack-staging) is refused and left alone; a marked one, left by a\n"
-    "pack that was killed, is removed first, and so is an empty one.\n"
+    "pack that was killed, is removed first.\n"
     "\n"
     "Refused, with nothing written: links, devices, sockets or FIFOs in SRC;\n"
     "names that cannot be stored; checksum.json or backup_restore.json at the\n"
@@ -494,16 +494,15 @@ static void print_refusal_summary(const struct pack_cli *pc, const struct fsg_pa
 #define STAGING_MARK ".fsguard-pack-staging"
 
 /* Creates staging directory path and its mark. A leftover is removed only
- * if it carries the mark (a pack that was killed) or is an empty directory
- * (a pack killed before its mark was written: rmdir removes only what holds
- * nothing); anything else there is refused and left as it is. */
+ * if it carries the mark (a pack that was killed); anything else there is
+ * refused and left as it is. */
 static int make_staging(const char *path)
 {
     char mark[PATH_MAX + sizeof STAGING_MARK + 1];
     struct stat st, ms;
 
     snprintf(mark, sizeof mark, "%s/" STAGING_MARK, path);
-    if (lstat(path, &st) == 0 && !(S_ISDIR(st.st_mode) && rmdir(path) == 0)) {
+    if (lstat(path, &st) == 0) {
         if (!S_ISDIR(st.st_mode) || lstat(mark, &ms) < 0 || !S_ISREG(ms.st_mode)) {
             char *e = escaped(path, 0);
             err_msg("pack: %s exists and is not a staging directory of fsguard pack (it has no "

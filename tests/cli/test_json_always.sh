@@ -91,7 +91,6 @@ case_ 8 "pack, missing source" pack "$CASEDIR/none" --out "$PO/o2" --json
 case_ 16 "pack, no --out" pack "$SRC" --json
 case_ 16 "pack, --hash frob" pack "$SRC" --out "$PO/o3" --hash frob --json
 mkdir "$PO/o4.fsg-tmp"
-printf 'not pack'"'"'s\n' >"$PO/o4.fsg-tmp/notes.txt"
 case_ 8 "pack, a foreign staging directory" pack "$SRC" --out "$PO/o4" --json
 use_device "$O"
 

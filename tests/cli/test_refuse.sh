@@ -66,14 +66,6 @@ after=$(cd "$PO" && find . -exec stat -c '%n %i %s %Y' {} + | sort)
 expect_eq "$before" "$after" "the foreign directory and everything in it are left as they were"
 expect_absent "$O" "no output"
 
-begin "pack takes an empty OUT.fsg-tmp (what a pack killed before its mark leaves)"
-rm -rf "$O" "$O.fsg-tmp"
-mkdir "$O.fsg-tmp"
-pk "$SRC" --out "$O"
-expect_rc 0 "pack over an empty staging directory"
-expect_exists "$O/usr/main.py"
-rm -rf "$O"
-
 begin "pack refuses a file named OUT.fsg-tmp and a link to a directory"
 rm -rf "$O.fsg-tmp"
 printf 'a file\n' >"$O.fsg-tmp"
