@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,8 +31,8 @@ static const char usage_pack[] =
     "backup_restore.json. The same SRC always gives byte-identical output.\n"
     "OUT appears only once it is complete (built beside it in OUT.fsg-tmp, then\n"
     "renamed). An OUT.fsg-tmp that pack did not make (without its mark file\n"
-    ".fsguard-pack-staging) is refused and left alone; a marked one, left by a\n"
-    "pack that was killed, is removed first.\n"
+    "OUT.fsg-tmp.mark beside it) is refused and left alone; a marked one, left\n"
+    "by a pack that was killed, is removed first.\n"
     "\n"
     "Refused, with nothing written: links, devices, sockets or FIFOs in SRC;\n"
     "names that cannot be stored; checksum.json or backup_restore.json at the\n"
@@ -488,40 +489,55 @@ static void print_refusal_summary(const struct pack_cli *pc, const struct fsg_pa
 }
 
 /* The file that marks a staging directory as pack's own (docs/images.md):
- * written first into it, removed from OUT just after the rename, so that a
- * staging directory is never unmarked while pack may still be stopped in
- * the slow steps before it (setting an old OUT aside). */
-#define STAGING_MARK ".fsguard-pack-staging"
+ * OUT.fsg-tmp.mark, beside it. It is written (and synced) before the
+ * directory is made and removed only after the directory became OUT, so
+ * that wherever pack is killed, a staging directory it made is marked and
+ * its output holds no mark. */
+#define STAGING_MARK ".mark"
 
-/* Creates staging directory path and its mark. A leftover is removed only
- * if it carries the mark (a pack that was killed); anything else there is
- * refused and left as it is. */
+/* Removes staging directory path, then its mark. */
+static int drop_staging(const char *path)
+{
+    char mark[PATH_MAX + sizeof STAGING_MARK];
+    snprintf(mark, sizeof mark, "%s" STAGING_MARK, path);
+    int r = rm_tree(path);
+    return unlink(mark) < 0 && errno != ENOENT ? -1 : r;
+}
+
+/* Creates staging directory path, marked. A leftover is removed only if
+ * its mark stands beside it (a pack that was killed); anything else there
+ * is refused and left as it is. */
 static int make_staging(const char *path)
 {
-    char mark[PATH_MAX + sizeof STAGING_MARK + 1];
+    char mark[PATH_MAX + sizeof STAGING_MARK], parent[PATH_MAX];
     struct stat st, ms;
 
-    snprintf(mark, sizeof mark, "%s/" STAGING_MARK, path);
+    snprintf(mark, sizeof mark, "%s" STAGING_MARK, path);
+    parent_of(path, parent, sizeof parent);
+    bool ours = lstat(mark, &ms) == 0 && S_ISREG(ms.st_mode);
     if (lstat(path, &st) == 0) {
-        if (!S_ISDIR(st.st_mode) || lstat(mark, &ms) < 0 || !S_ISREG(ms.st_mode)) {
+        if (!S_ISDIR(st.st_mode) || !ours) {
             char *e = escaped(path, 0);
             err_msg("pack: %s exists and is not a staging directory of fsguard pack (it has no "
-                    STAGING_MARK "); it is left as it is: remove or rename it; nothing written",
-                    e);
+                    "mark %s" STAGING_MARK " beside it); it is left as it is: remove or rename it; "
+                    "nothing written", e, e);
             free(e);
             return EXIT_OPERATIONAL;
         }
         if (rm_tree(path) < 0)
             goto fail;
     }
+    if (!ours) {
+        static const char text[] = "fsguard pack's staging directory is beside this mark; "
+                                   "both are removed by the next pack\n";
+        int fd = open(mark, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+            goto fail;
+        int bad = write(fd, text, sizeof text - 1) != (ssize_t)(sizeof text - 1) || fsync(fd) < 0;
+        if (close(fd) < 0 || bad || sync_dir(parent) < 0)
+            goto fail;
+    }
     if (mkdir(path, 0755) < 0)
-        goto fail;
-    int fd = open(mark, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    static const char text[] = "fsguard pack's staging directory; removed by the next pack\n";
-    if (fd < 0)
-        goto fail;
-    int bad = write(fd, text, sizeof text - 1) != (ssize_t)(sizeof text - 1) || fsync(fd) < 0;
-    if (close(fd) < 0 || bad || sync_dir(path) < 0)
         goto fail;
     return 0;
 fail:
@@ -535,7 +551,7 @@ static int commit_out(struct pack_cli *pc, const char *staging, const char *old)
     char parent[PATH_MAX];
     struct stat st;
 
-    char mark[PATH_MAX + sizeof STAGING_MARK + 1];
+    char mark[PATH_MAX + sizeof STAGING_MARK];
     parent_of(pc->out, parent, sizeof parent);
     if (lstat(pc->out, &st) == 0 && is_empty_dir(pc->out) != 1) {
         /* --force: set the old output aside, put the new one in place,
@@ -547,9 +563,11 @@ static int commit_out(struct pack_cli *pc, const char *staging, const char *old)
     /* rename replaces an empty directory atomically. */
     if (rename(staging, pc->out) < 0 || sync_dir(parent) < 0)
         goto fail;
-    snprintf(mark, sizeof mark, "%s/" STAGING_MARK, pc->out);
-    if (unlink(mark) < 0 || sync_dir(pc->out) < 0)
-        goto fail;
+    /* OUT is complete: the mark goes (a leftover one, should this fail or
+     * pack be killed here, is the next pack's to remove). */
+    snprintf(mark, sizeof mark, "%s" STAGING_MARK, staging);
+    if (unlink(mark) < 0 || sync_dir(parent) < 0)
+        err_msg("pack: %s: could not remove the staging mark: %s", mark, strerror(errno));
     if (rm_tree(old) < 0)
         err_msg("pack: %s: could not remove the replaced output: %s", old, strerror(errno));
     return 0;
@@ -644,7 +662,7 @@ int cmd_pack(int argc, char **argv)
         err = err < 0 ? err : fsg_posix_error(errno);
     if (err < 0) {
         err_msg("pack: cannot set up %s: %s", staging, fsg_strerror(err));
-        rm_tree(staging);
+        drop_staging(staging);
         goto done;
     }
 
@@ -695,7 +713,7 @@ int cmd_pack(int argc, char **argv)
             code = commit_out(&pc, staging, old);
     }
     if (code != EXIT_CLEAN)
-        rm_tree(staging);
+        drop_staging(staging);
     for (size_t i = 0; code == EXIT_CLEAN && i < pc.ninclude; i++)
         if (pc.include_hits[i] == 0)
             err_msg("pack: warning: --include '%s' matches no file", pc.include[i]);

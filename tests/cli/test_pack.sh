@@ -823,7 +823,7 @@ echo "a full pack of 64 MiB takes $dur us"
 killed=0 staged=0 states=""
 for frac in 1 5 10 20 30 40 50 60 70 80 90 95 100; do
     for mode in fresh force; do
-        rm -rf "${PO:?}/out" "${PO:?}/out.fsg-tmp" "${PO:?}/out.fsg-old"
+        rm -rf "${PO:?}/out" "${PO:?}/out.fsg-tmp" "${PO:?}/out.fsg-tmp.mark" "${PO:?}/out.fsg-old"
         args=()
         if [ $mode = force ]; then
             cp -a "$OLD" "$PO/out"
@@ -865,6 +865,7 @@ for frac in 1 5 10 20 30 40 50 60 70 80 90 95 100; do
             fail "after the kill at ${frac}% ($mode), a new pack did not give the complete tree"
         fi
         expect_absent "$PO/out.fsg-tmp" "the stale staging directory is removed"
+        expect_absent "$PO/out.fsg-tmp.mark" "the staging mark is removed"
         expect_absent "$PO/out.fsg-old" "the set-aside old output is removed"
     done
 done

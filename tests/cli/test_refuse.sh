@@ -1,7 +1,7 @@
 # test_refuse.sh -- nonsense refused before anything is touched: --usr and
 # --bak naming the same directory or one inside the other (by identity:
 # through a symbolic link, "..", a trailing slash) is a usage error (16);
-# pack never deletes an OUT.fsg-tmp it did not make (no mark in it) and
+# pack never deletes an OUT.fsg-tmp it did not make (no OUT.fsg-tmp.mark) and
 # replaces a stale one of its own.
 . "$(dirname "$0")/lib.sh"
 
@@ -74,21 +74,34 @@ expect_rc 8 "a file in the staging directory's place"
 expect_exists "$O.fsg-tmp"
 rm "$O.fsg-tmp"
 mkdir "$CASEDIR/elsewhere"
-printf 'x\n' >"$CASEDIR/elsewhere/.fsguard-pack-staging"
+printf 'x\n' >"$CASEDIR/elsewhere/keep"
 ln -s "$CASEDIR/elsewhere" "$O.fsg-tmp"
+printf 'fsguard pack staging\n' >"$O.fsg-tmp.mark"
 DEV="$CASEDIR/dev" USR="$PO" fsg pack "$SRC" --out "$O"
-expect_rc 8 "a link in the staging directory's place, even to a marked directory"
-expect_exists "$CASEDIR/elsewhere/.fsguard-pack-staging"
-rm "$O.fsg-tmp"
+expect_rc 8 "a link in the staging directory's place, even with the mark beside it"
+expect_exists "$CASEDIR/elsewhere/keep"
+expect_exists "$O.fsg-tmp" "the link is left"
+rm "$O.fsg-tmp" "$O.fsg-tmp.mark"
 
 begin "a stale staging directory of pack's own (a killed pack) is replaced"
 mkdir -p "$O.fsg-tmp/usr/half"
-printf 'fsguard pack staging\n' >"$O.fsg-tmp/.fsguard-pack-staging"
+printf 'fsguard pack staging\n' >"$O.fsg-tmp.mark"
 printf 'half\n' >"$O.fsg-tmp/usr/half/x.fsg-tmp"
 pk "$SRC" --out "$O"
 expect_rc 0 "pack over its own leftover"
-expect_absent "$O/.fsguard-pack-staging" "the mark does not end up in the output"
+expect_absent "$O.fsg-tmp" "the leftover is gone"
+expect_absent "$O.fsg-tmp.mark" "the mark is removed once OUT is in place"
+expect_absent "$O/.fsg-tmp.mark" "the mark does not end up in the output"
 expect_absent "$O/usr/half" "nothing of the leftover ends up in the output"
+qpy_accepts
+
+begin "a mark alone (a pack killed before or after its directory) is cleaned up"
+rm -rf "$O"
+printf 'fsguard pack staging\n' >"$O.fsg-tmp.mark"
+pk "$SRC" --out "$O"
+expect_rc 0 "pack beside a stale mark"
+expect_absent "$O.fsg-tmp.mark" "the stale mark is removed"
+expect_absent "$O.fsg-tmp"
 qpy_accepts
 
 finish
