@@ -47,9 +47,9 @@ static const char usage_verify[] =
     "Runs the boot check without writing anything at all and reports what boot\n"
     "would do: files it would restore (status would_restore in --json), files it\n"
     "could not restore, and what it would do to checksum.json. The exit code is\n"
-    "the one boot would return (unless the user partition cannot be written:\n"
-    "verify does not try, so it reports what boot would restore and boot then\n"
-    "fails); --pubkey checks the backup's signature as boot does.\n"
+    "the one boot would return, also on a user partition that is read-only or\n"
+    "that the caller may not write (each change boot would make is checked for\n"
+    "permission, not made); --pubkey checks the backup's signature as boot does.\n"
     "\n";
 
 static const char usage_pubkey[] =

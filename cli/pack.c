@@ -29,6 +29,8 @@ static const char usage_pack[] =
     "ticked: OUT/usr gets every file and checksum.json; OUT/bak gets a copy of\n"
     "each protected file under usr/, the same checksum.json, and\n"
     "backup_restore.json. The same SRC always gives byte-identical output.\n"
+    "Each file keeps its permission bits, without set-id, sticky and\n"
+    "world-write, in both partitions (a restore gives them back).\n"
     "OUT appears only once it is complete (built beside it in OUT.fsg-tmp, then\n"
     "renamed). An OUT.fsg-tmp that pack did not make (without its mark file\n"
     "OUT.fsg-tmp.mark beside it) is refused and left alone; a marked one, left\n"

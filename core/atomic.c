@@ -1,7 +1,8 @@
 /*
  * atomic.c -- changing the user partition crash-safely: parent directories
  * created and synced, and the replacement of a file by a temporary one
- * (temp file, sync, read back and verify, rename, sync dir).
+ * (temp file, its permission bits, sync, read back and verify, rename,
+ * sync dir).
  */
 #include "fsg_internal.h"
 
@@ -122,6 +123,49 @@ int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_p
     return err;
 }
 
+#if FSG_PERMS
+void fsg_atomic_perm(struct fsg_atomic *a, const struct fsg_port *port, const char *path)
+{
+    a->perm_port = port;
+    a->perm_path = path;
+}
+
+static bool has_perms(const struct fsg_port *p)
+{
+    return p->version >= 3 && p->getperm != NULL && p->setperm != NULL;
+}
+
+/* Gives the new file its permission bits (fsg_atomic_perm), before the
+ * sync that makes them durable with its data: whichever name a power cut
+ * leaves, it never shows the data under other bits. A source without bits
+ * (a new file, something not a regular file, a port that keeps none)
+ * leaves the port's default. */
+static int give_perm(struct fsg_atomic *a)
+{
+    const struct fsg_port *p = a->port, *src = a->perm_port;
+    const char *from = a->perm_path;
+    uint32_t perm;
+
+    if (src == NULL) {
+        src = p;
+        from = a->path;
+    }
+    if (!has_perms(p) || !has_perms(src))
+        return 0;
+    int err = src->getperm(src->ctx, from, &perm);
+    if (err == FSG_ERR_NOENT || err == FSG_ERR_NOTSUP || err == FSG_ERR_NOTREG)
+        return 0; /* (a directory in the way fails the rename, as it should) */
+    return err < 0 ? err : p->setperm(p->ctx, a->file, perm & FSG_PERM_MASK);
+}
+#else
+#define give_perm(a) 0
+#endif
+
+int fsg_port_writable(const struct fsg_port *p, const char *path)
+{
+    return p->version >= 3 && p->writable != NULL ? p->writable(p->ctx, path) : 0;
+}
+
 void fsg_atomic_want(struct fsg_atomic *a, unsigned kinds)
 {
     fsg_hasher_init(&a->h, kinds);
@@ -163,11 +207,12 @@ int fsg_atomic_seal(struct fsg_atomic *a)
     const struct fsg_port *p = a->port;
     struct fsg_sum back;
 
+    int err = give_perm(a);
 #if defined(FSG_TEST_BREAK) && FSG_TEST_BREAK == 1
     /* Broken on purpose, for the crash sweep's own test: no sync. */
-    int err = 0;
 #else
-    int err = p->sync(p->ctx, a->file);
+    if (err == 0)
+        err = p->sync(p->ctx, a->file);
 #endif
     int cerr = p->close(p->ctx, a->file);
     a->file = NULL;

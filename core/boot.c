@@ -26,6 +26,17 @@ static bool dry(const struct boot *b)
     return (b->flags & FSG_DRY_RUN) != 0;
 }
 
+/* Why writing a restored file failed: a directory standing at the target
+ * (rename cannot replace it) or a parent that is a link or a file blocks
+ * it; anything else is the write's own failure. */
+static int write_failure(int err)
+{
+    return (err == FSG_ERR_ISDIR || err == FSG_ERR_EXIST || err == FSG_ERR_NOTDIR ||
+            err == FSG_ERR_LOOP)
+               ? FSG_FAILURE_BLOCKED
+               : FSG_FAILURE_WRITE;
+}
+
 /* Copies the backup copy of e into place in the user partition, verifying
  * on the way that the bytes read from the backup match the backup
  * manifest's hash; nothing replaces the target unless they do. */
@@ -41,18 +52,6 @@ static FSG_NOINLINE int restore_from(struct boot *b, const char *name,
     int err;
 
     err = fsg_bak_path(name, bpath, FSG_PATH_BUF);
-    if (err == 0 && dry(b)) {
-        /* Verify the backup copy as a boot would, writing nothing. */
-        struct fsg_sum h;
-        err = fsg_hash_file(c, bak, bpath, be->sum.kinds, &h);
-        if (err == 0 && !fsg_sum_match(&be->sum, &h)) {
-            *failure = FSG_FAILURE_BAK_DAMAGED;
-            return FSG_ERR_CORRUPT;
-        }
-        if (err < 0)
-            *failure = err == FSG_ERR_NOENT ? FSG_FAILURE_BAK_MISSING : FSG_FAILURE_BAK_UNREADABLE;
-        return err;
-    }
     if (err == 0)
         err = bak->stat(bak->ctx, bpath, &st);
     if (err == 0 && st.type != FSG_TYPE_REG)
@@ -63,17 +62,36 @@ static FSG_NOINLINE int restore_from(struct boot *b, const char *name,
         *failure = err == FSG_ERR_NOENT ? FSG_FAILURE_BAK_MISSING : FSG_FAILURE_BAK_UNREADABLE;
         return err;
     }
+    if (dry(b)) {
+        /* What the boot would find, in the order it would find it: that
+         * it cannot write the file, else whether the copy is good. */
+        (void)bak->close(bak->ctx, f);
+        err = fsg_port_writable(c->usr, path);
+        if (err < 0) {
+            *failure = write_failure(err);
+            return err;
+        }
+        struct fsg_sum h;
+        err = fsg_hash_file(c, bak, bpath, be->sum.kinds, &h);
+        *failure = err < 0 ? FSG_FAILURE_BAK_UNREADABLE : FSG_FAILURE_NONE;
+        if (err == 0 && !fsg_sum_match(&be->sum, &h)) {
+            *failure = FSG_FAILURE_BAK_DAMAGED;
+            err = FSG_ERR_CORRUPT;
+        }
+        return err;
+    }
 
     err = fsg_mkdirs(c, c->usr, path);
     if (err == 0) {
         err = fsg_atomic_begin(&a, c, c->usr, path);
         if (err < 0)
             fsg_atomic_abort(&a);
+        /* The factory copy's permission bits: a secret stays one. */
+        fsg_atomic_perm(&a, bak, bpath);
     }
     if (err < 0) {
         (void)bak->close(bak->ctx, f);
-        *failure = (err == FSG_ERR_LOOP || err == FSG_ERR_NOTDIR) ? FSG_FAILURE_BLOCKED
-                                                                   : FSG_FAILURE_WRITE;
+        *failure = write_failure(err);
         return err;
     }
     long n;
@@ -102,11 +120,7 @@ static FSG_NOINLINE int restore_from(struct boot *b, const char *name,
     }
     err = fsg_atomic_commit(&a);
     if (err < 0) {
-        /* A directory standing at the target cannot be replaced by rename. */
-        *failure = (err == FSG_ERR_ISDIR || err == FSG_ERR_EXIST || err == FSG_ERR_NOTDIR ||
-                    err == FSG_ERR_LOOP)
-                       ? FSG_FAILURE_BLOCKED
-                       : FSG_FAILURE_WRITE;
+        *failure = write_failure(err);
         return err;
     }
     *failure = FSG_FAILURE_NONE;
@@ -278,7 +292,8 @@ static int clean_dir(struct boot *b, const char *dir)
             err = FSG_ERR_NOMEM;
             break;
         }
-        if (dry(b) || fsg_port_remove(c->usr, path) == 0) {
+        /* A check counts what the boot could remove. */
+        if ((dry(b) ? fsg_port_writable(c->usr, path) : fsg_port_remove(c->usr, path)) == 0) {
             struct fsg_event ev;
             memset(&ev, 0, sizeof ev);
             ev.kind = FSG_EVENT_TEMP;
@@ -553,7 +568,9 @@ static int boot_run(struct boot *b)
         if (err < 0)
             return err;
     }
-    if (b->dirty && !dry(b)) {
+    if (b->dirty && dry(b))
+        return fsg_port_writable(c->usr, FSG_MANIFEST_NAME); /* the boot's save */
+    if (b->dirty) {
         err = fsg_manifest_save(c, c->usr, &b->usr);
         if (err < 0)
             return err;

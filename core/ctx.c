@@ -61,11 +61,11 @@ void fsg_emit(struct fsg_ctx *c, const struct fsg_event *ev)
         c->cfg->on_event(c->cfg->event_ctx, ev);
 }
 
-/* Version 1 ports (a shorter struct, without lock and unlock) are still
- * accepted; their lock fields are never read. */
+/* Ports of an older version (a shorter struct) are still accepted; the
+ * fields their version lacks are never read. */
 static bool port_ok(const struct fsg_port *p)
 {
-    return p != NULL && (p->version == FSG_PORT_VERSION || p->version == 1) &&
+    return p != NULL && p->version >= 1 && p->version <= FSG_PORT_VERSION &&
            p->open != NULL && p->read != NULL && p->close != NULL && p->stat != NULL;
 }
 

@@ -482,7 +482,7 @@ int fsg_fota_journal(struct fsg_ctx *c)
     return probe(c->usr, FOTA_JOURNAL, NULL);
 }
 
-int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *files)
+static int recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *files)
 {
     struct ffile *f;
     size_t n;
@@ -538,6 +538,16 @@ int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *fil
     *files = (unsigned long)n;
     err = dry ? 0 : roll_forward(c, f, n);
     free_files(c, f, n);
+    return err;
+}
+
+int fsg_fota_recover(struct fsg_ctx *c, bool dry, int *state, unsigned long *files)
+{
+    int err = recover(c, dry, state, files);
+    /* A check says what the boot then does: it fails where the update's
+     * area cannot be changed. */
+    if (err == 0 && dry && *state != FSG_FOTA_NONE)
+        err = fsg_port_writable(c->usr, FOTA_JOURNAL);
     return err;
 }
 
@@ -626,6 +636,8 @@ int fsg_fota_add(struct fsg_fota *tx, const char *name, int protect)
     }
     /* Both hashes: which one each entry wants is known only at commit. */
     fsg_atomic_want(&tx->a, FSG_HASH_CRC32 | FSG_HASH_SHA256);
+    /* The file it will replace keeps its permission bits. */
+    fsg_atomic_perm(&tx->a, tx->c.usr, fsg_usr_path(f->name));
     tx->staging = true;
     return 0;
 }

@@ -37,6 +37,14 @@
 /* The speed-ups for big tables on hosts: batch hashing through
  * cfg.hash_files, and a user table byte-identical to the backup's copied
  * instead of parsed. FSG_SMALL leaves them out. */
+/* FSG_NO_PERM leaves out permission bits (struct fsg_port getperm and
+ * setperm), which the file systems of small devices do not keep. */
+#ifdef FSG_NO_PERM
+#define FSG_PERMS 0
+#else
+#define FSG_PERMS 1
+#endif
+
 #ifdef FSG_SMALL
 #define FSG_SPEEDUPS 0
 #else
@@ -200,12 +208,28 @@ struct fsg_atomic {
     void *file;
     struct fsg_hasher h;       /* of the bytes written: the CRC-32 always,
                                   the SHA-256 if fsg_atomic_want asked */
+#if FSG_PERMS
+    const struct fsg_port *perm_port; /* whose file's permission bits the */
+    const char *perm_path;            /* new one gets (fsg_atomic_perm) */
+#endif
 };
 /* Whether the caller's cfg->cancelled asks to stop (struct fsg_config);
  * begin and write then fail with FSG_ERR_CANCELLED. */
 bool fsg_cancelled(const struct fsg_ctx *c);
 int fsg_atomic_begin(struct fsg_atomic *a, struct fsg_ctx *c, const struct fsg_port *port,
                      const char *path);
+/* The permission bits the new file gets (on ports that keep them, struct
+ * fsg_port version 3), always under FSG_PERM_MASK: those of file path in
+ * port (after fsg_atomic_begin). Without this call, those of the file it
+ * replaces (the port's default if it replaces none). */
+#if FSG_PERMS
+void fsg_atomic_perm(struct fsg_atomic *a, const struct fsg_port *port, const char *path);
+#else
+#define fsg_atomic_perm(a, port, path) ((void)(a), (void)(port), (void)(path))
+#endif
+/* What the port's writable callback predicts for a change of path: 0 when
+ * it has none (struct fsg_port version 3). */
+int fsg_port_writable(const struct fsg_port *p, const char *path);
 /* Asks for the SHA-256 of the bytes written too; before the first write. */
 void fsg_atomic_want(struct fsg_atomic *a, unsigned kinds);
 int fsg_atomic_write(struct fsg_atomic *a, const void *data, size_t len);

@@ -880,6 +880,9 @@ int fsg_manifest_save_as(struct fsg_ctx *c, const struct fsg_port *port, const c
     struct fsg_atomic a;
     int err = fsg_atomic_begin(&a, c, port, path);
 
+    /* Every copy of the table (an update's old and new) has the live
+     * table's bits. */
+    fsg_atomic_perm(&a, port, FSG_MANIFEST_NAME);
     if (err == 0)
         err = render(c, m, &a, NULL);
     if (err < 0) {

@@ -30,8 +30,11 @@ static int copy_file(struct fsg_ctx *c, const struct fsg_pack *opt, const struct
         return err;
     err = fsg_atomic_begin(&ua, c, opt->usr, path);
     fsg_atomic_want(&ua, f->sum.kinds);
-    if (err == 0 && f->protect)
+    fsg_atomic_perm(&ua, opt->src, path);
+    if (err == 0 && f->protect) {
         err = fsg_atomic_begin(&ba, c, opt->bak, bpath);
+        fsg_atomic_perm(&ba, opt->src, path);
+    }
     if (err == 0)
         err = opt->src->open(opt->src->ctx, path, FSG_OPEN_READ, &in);
     long n = 0;

@@ -179,12 +179,20 @@ int fsg_name_check(const char *name);
 /* The storage port.                                                        */
 
 /* 2 added the optional lock and unlock callbacks at the end of struct
- * fsg_port. The core still accepts a port of version 1 (built against the
- * older, shorter struct): it reads no lock callbacks from it, and such a
- * port has no locking. Source written for version 1 that zero-initialises
- * the struct (or uses designated initialisers) builds unchanged and gets
- * NULL callbacks: no locking. */
-#define FSG_PORT_VERSION 2
+ * fsg_port, 3 the optional getperm, setperm and writable after them. The
+ * core still accepts a port of version 1 or 2 (built against the older,
+ * shorter struct): it reads no callback from it that its version lacks.
+ * Source written for an older version that zero-initialises the struct (or
+ * uses designated initialisers) builds unchanged and gets NULL callbacks:
+ * no locking, no permission bits, no write prediction. */
+#define FSG_PORT_VERSION 3
+
+/* The permission bits fsguard gives every file it writes, on a port that
+ * keeps them: those of its source (the backup copy for a restore, the
+ * tree's file for pack) or of the file it replaces (an edit, an update, a
+ * table), without set-user-ID, set-group-ID, sticky and world-write
+ * (docs/SECURITY.md). */
+#define FSG_PERM_MASK 0775u
 
 /* Lock modes (fsg_port.lock). Every call that writes the user partition
  * (fsg_boot, fsg_calc, an fsg_put from begin to commit or abort, an
@@ -276,6 +284,26 @@ struct fsg_port {
      * lock, on every path. */
     int (*lock)(void *ctx, int mode, uint32_t wait_ms);
     int (*unlock)(void *ctx);
+
+    /* Optional, version 3: permission bits, for a file system that keeps
+     * them (NULL for one that has none: littlefs, FatFs). getperm stores
+     * regular file path's (0 to 07777, the POSIX layout) in *perm, without
+     * following a link. setperm gives them to a file open for writing
+     * (the handle create opened; fsguard calls it before syncing it, so
+     * that the sync makes them durable with the data). Both or neither.
+     * A restore gives the file its backup copy's bits, any other
+     * replacement those of the file it replaces, under FSG_PERM_MASK. */
+    int (*getperm)(void *ctx, const char *path, uint32_t *perm);
+    int (*setperm)(void *ctx, void *file, uint32_t perm);
+    /* Optional, version 3: predicts, changing nothing, whether this caller
+     * could create, replace or remove regular file path now (creating its
+     * missing parent directories): 0, or the error the change would fail
+     * with (FSG_ERR_ROFS on a read-only file system or port, FSG_ERR_ACCES
+     * without the permission). A check (FSG_DRY_RUN) asks it for every
+     * change a boot would make, so that its report is what the boot does;
+     * NULL: every change is predicted to succeed. Only the user
+     * partition's port is asked. */
+    int (*writable)(void *ctx, const char *path);
 };
 
 /* ------------------------------------------------------------------------ */

@@ -5,7 +5,7 @@
 # budgets. The JSON, CRC and crypto libraries are not compiled in: they are
 # the firmware's, and appear only as the symbols the core needs from them.
 #
-#   small: FSG_NO_MALLOC FSG_NO_CRYPTO FSG_NO_FOTA FSG_SMALL FSG_CRC_TABLE,
+#   small: FSG_NO_MALLOC FSG_NO_CRYPTO FSG_NO_FOTA FSG_NO_PERM FSG_SMALL FSG_CRC_TABLE,
 #          the smallest core (docs/PORTING.md, "Build options and size");
 #   full:  FSG_NO_MALLOC FSG_CRC_TABLE, every feature.
 #
@@ -52,7 +52,7 @@ flags=(-mcpu=cortex-m4 -mthumb -mfloat-abi=soft -Os -ffreestanding -std=c11 -fst
        -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2 -Wconversion -Wno-sign-conversion
        -I"$root/include" -I"$out/inc" -idirafter /usr/include/newlib)
 declare -A defs=(
-  [small]="-DFSG_NO_MALLOC -DFSG_NO_CRYPTO -DFSG_NO_FOTA -DFSG_SMALL -DFSG_CRC_TABLE"
+  [small]="-DFSG_NO_MALLOC -DFSG_NO_CRYPTO -DFSG_NO_FOTA -DFSG_NO_PERM -DFSG_SMALL -DFSG_CRC_TABLE"
   [full]="-DFSG_NO_MALLOC -DFSG_CRC_TABLE"
 )
 for config in small full; do

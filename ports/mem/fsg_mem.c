@@ -82,6 +82,7 @@ struct node {
     size_t len, cap, dlen;
     size_t *wend;         /* end offsets of the writes since the last sync */
     size_t nw, wcap;
+    uint32_t perm, dperm; /* permission bits now, and durable (a file sync) */
     /* directory */
     struct entv live, dur;
     struct opv ops;
@@ -282,6 +283,8 @@ static int node_new(struct fsg_mem *m, int type, uint32_t *id)
     if (x == NULL)
         return FSG_ERR_NOMEM;
     x->type = type;
+    if (type == FSG_TYPE_REG)
+        x->perm = x->dperm = 0644;
     m->slot[i] = x;
     m->hint = i + 1;
     *id = (uint32_t)i;
@@ -491,6 +494,7 @@ static int commit_dir(struct fsg_mem *m, uint32_t dir)
 
 static void sync_data(struct node *x)
 {
+    x->dperm = x->perm;
     x->dlen = x->len;
     x->nw = 0;
 }
@@ -808,21 +812,54 @@ static int mem_close(void *ctx, void *file)
     return 0;
 }
 
-static int mem_stat(void *ctx, const char *path, struct fsg_stat *st)
+/* The node at path (any type), for stat and the permission bits. */
+static int node_at(const struct fsg_mem *m, const char *path, struct node **x)
 {
-    struct fsg_mem *m = ctx;
     uint32_t ino;
-
     if (!path_ok(path, false))
         return FSG_ERR_INVAL;
     int err = resolve(m, path, &ino);
+    if (err == 0)
+        *x = N(m, ino);
+    return err;
+}
+
+static int mem_stat(void *ctx, const char *path, struct fsg_stat *st)
+{
+    struct node *x = NULL;
+    int err = node_at(ctx, path, &x);
     if (err < 0)
         return err;
-    const struct node *x = N(m, ino);
     st->type = x->type;
     st->size = x->type == FSG_TYPE_REG ? (uint64_t)x->len
                : x->type == FSG_TYPE_LINK ? (uint64_t)strlen(x->target)
                                           : 0;
+    return 0;
+}
+
+/* The regular file at path, for its permission bits. */
+static int reg_node(const struct fsg_mem *m, const char *path, struct node **x)
+{
+    int err = node_at(m, path, x);
+    return err < 0 ? err : (*x)->type == FSG_TYPE_REG ? 0 : FSG_ERR_NOTREG;
+}
+
+static int mem_getperm(void *ctx, const char *path, uint32_t *perm)
+{
+    struct node *x = NULL;
+    int err = reg_node(ctx, path, &x);
+    if (err == 0)
+        *perm = x->perm;
+    return err;
+}
+
+static int mem_setperm(void *ctx, void *file, uint32_t perm)
+{
+    struct handle *h = file;
+    (void)ctx;
+    if (h->mode != FSG_OPEN_CREATE)
+        return FSG_ERR_INVAL;
+    h->node->perm = perm & 07777u;
     return 0;
 }
 
@@ -965,6 +1002,8 @@ static void port_init(struct fsg_mem *m)
     p->mkdir = mem_mkdir;
     p->syncdir = mem_syncdir;
     p->list = mem_list;
+    p->getperm = mem_getperm;
+    p->setperm = mem_setperm;
 }
 
 struct fsg_mem *fsg_mem_new(void)
@@ -1044,6 +1083,8 @@ static struct node *node_clone(const struct node *x)
     }
     y->len = x->len;
     y->dlen = x->dlen;
+    y->perm = x->perm;
+    y->dperm = x->dperm;
     if (x->nw > 0) {
         y->wend = malloc(x->nw * sizeof *y->wend);
         if (y->wend == NULL)
@@ -1160,6 +1201,7 @@ int fsg_mem_put(struct fsg_mem *m, const char *path, const void *data, size_t le
     uint32_t old = lookup(m, dir, base, blen);
     if (old != NONE && N(m, old)->type == FSG_TYPE_DIR)
         return FSG_ERR_ISDIR;
+    uint32_t perm = old != NONE && N(m, old)->type == FSG_TYPE_REG ? N(m, old)->perm : 0644;
     unsigned char *buf = malloc(len + 1);
     if (buf == NULL)
         return FSG_ERR_NOMEM;
@@ -1183,6 +1225,7 @@ int fsg_mem_put(struct fsg_mem *m, const char *path, const void *data, size_t le
     x->data = buf;
     x->len = x->dlen = len;
     x->cap = len + 1;
+    x->perm = x->dperm = perm;
     return commit_dir(m, dir);
 }
 
@@ -1324,6 +1367,21 @@ void fsg_mem_each(const struct fsg_mem *m, void (*fn)(void *arg, const char *pat
 /* ------------------------------------------------------------------------ */
 /* Capacity and crashes.                                                   */
 
+int fsg_mem_chmod(struct fsg_mem *m, const char *path, uint32_t perm)
+{
+    struct node *x = NULL;
+    int err = reg_node(m, path, &x);
+    if (err == 0)
+        x->perm = x->dperm = perm & 07777u;
+    return err;
+}
+
+long fsg_mem_perm(const struct fsg_mem *m, const char *path)
+{
+    struct node *x = NULL;
+    return reg_node(m, path, &x) == 0 ? (long)x->perm : -1;
+}
+
 void fsg_mem_set_capacity(struct fsg_mem *m, size_t bytes)
 {
     m->capacity = bytes;
@@ -1385,7 +1443,10 @@ void fsg_mem_crash(struct fsg_mem *m, uint64_t seed)
      * one possibly torn. */
     for (size_t i = 0; i < m->nslot; i++) {
         struct node *x = m->slot[i];
-        if (x == NULL || x->type != FSG_TYPE_REG || x->nw == 0)
+        if (x == NULL || x->type != FSG_TYPE_REG)
+            continue;
+        x->perm = x->dperm; /* a chmod since the last sync is lost */
+        if (x->nw == 0)
             continue;
         size_t k = rnd_below(&rng, x->nw + 1), len = x->dlen;
         if (k > 0) {

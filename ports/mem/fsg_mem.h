@@ -21,6 +21,8 @@
  *    and a name kept by the crash shows whatever data of that file the
  *    crash kept (so a synced file renamed over a target, with the directory
  *    not yet synced, may or may not appear, but if it appears, it is whole).
+ *  - A file's permission bits (setperm) are volatile until the file is
+ *    synced: a crash before brings back the durable ones.
  *  - Nothing else survives a crash that was not synced.
  * Which prefixes a crash keeps is drawn from the seed given to
  * fsg_mem_crash, so a failing case replays exactly.
@@ -79,6 +81,14 @@ int fsg_mem_remove(struct fsg_mem *m, const char *path);          /* a directory
 void fsg_mem_each(const struct fsg_mem *m, void (*fn)(void *arg, const char *path, int type),
                   void *arg);
 
+/* Permission bits (the POSIX layout, 0 to 07777) of regular file path:
+ * a new file gets 0644, fsg_mem_put keeps those of the file it replaces,
+ * fsg_mem_chmod sets them (durably), and the port's setperm (struct
+ * fsg_port version 3) changes them until the file's next sync makes it
+ * durable (a crash before it brings back the durable bits). fsg_mem_perm
+ * returns -1 if path is not a regular file. */
+int fsg_mem_chmod(struct fsg_mem *m, const char *path, uint32_t perm);
+long fsg_mem_perm(const struct fsg_mem *m, const char *path);
 /* Total bytes of regular-file data the partition holds (the files it
  * names now, and those a handle holds open); a write beyond fails with
  * FSG_ERR_NOSPC, changing nothing. 0 (the default) means no limit. A clone

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,36 +269,95 @@ static int px_close(void *ctx, void *file)
     return close(fd_of(file)) < 0 && errno != EINTR ? neg_errno() : 0;
 }
 
-static int px_stat(void *ctx, const char *path, struct fsg_stat *out)
+/* lstat of path below the root, no link followed on the way. */
+static int stat_nofollow(struct fsg_posix *p, const char *path, struct stat *st)
 {
-    struct fsg_posix *p = ctx;
-    struct stat st;
     const char *base;
 
     /* O_PATH | O_NOFOLLOW: a link as the last component is opened itself
      * (and reported as a link), never followed. */
     int fd = open_beneath(p, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd >= 0) {
-        int r = fstat(fd, &st);
+        int r = fstat(fd, st);
         int e = errno;
         close(fd);
-        if (r < 0)
-            return fsg_posix_error(e);
-    } else if (errno != ENOSYS) {
-        return neg_errno();
-    } else {
-        int dfd = walk(p, path, &base);
-        if (dfd < 0)
-            return dfd;
-        int r = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW);
-        int e = errno;
-        release(p, dfd);
-        if (r < 0)
-            return fsg_posix_error(e);
+        return r < 0 ? fsg_posix_error(e) : 0;
     }
+    if (errno != ENOSYS)
+        return neg_errno();
+    int dfd = walk(p, path, &base);
+    if (dfd < 0)
+        return dfd;
+    int r = fstatat(dfd, base, st, AT_SYMLINK_NOFOLLOW);
+    int e = errno;
+    release(p, dfd);
+    return r < 0 ? fsg_posix_error(e) : 0;
+}
+
+static int px_stat(void *ctx, const char *path, struct fsg_stat *out)
+{
+    struct stat st;
+    int err = stat_nofollow(ctx, path, &st);
+    if (err < 0)
+        return err;
     out->type = type_of(st.st_mode);
     out->size = (uint64_t)st.st_size;
     return 0;
+}
+
+static int px_getperm(void *ctx, const char *path, uint32_t *perm)
+{
+    struct stat st;
+    int err = stat_nofollow(ctx, path, &st);
+    if (err < 0)
+        return err;
+    if (!S_ISREG(st.st_mode))
+        return FSG_ERR_NOTREG;
+    *perm = (uint32_t)(st.st_mode & 07777);
+    return 0;
+}
+
+static int px_setperm(void *ctx, void *file, uint32_t perm)
+{
+    (void)ctx;
+    return fchmod(fd_of(file), (mode_t)(perm & 07777)) < 0 ? neg_errno() : 0;
+}
+
+/* Whether the caller (its effective IDs, as the change would run) may add
+ * and remove entries in the nearest existing directory on path's way, on
+ * a file system mounted read-write (faccessat says EROFS otherwise); and,
+ * in a sticky directory (/tmp), replace a file that stands there, which
+ * only its owner, the directory's owner or root may. */
+static int px_writable(void *ctx, const char *path)
+{
+    struct fsg_posix *p = ctx;
+    char dir[PATH_MAX];
+    size_t len = strlen(path);
+
+    if (p->readonly)
+        return FSG_ERR_ROFS;
+    if (len >= sizeof dir)
+        return FSG_ERR_NAMETOOLONG;
+    memcpy(dir, path, len + 1);
+    const char *base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+    for (bool own = true;; own = false) {
+        char *slash = strrchr(dir, '/');
+        *(slash != NULL ? slash : dir) = '\0';
+        int fd = open_dir(p, dir);
+        if (fd == FSG_ERR_NOENT && dir[0] != '\0')
+            continue; /* made by the change: the one above must allow it */
+        if (fd < 0)
+            return fd;
+        struct stat ds, fs;
+        int err = faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) < 0 ? neg_errno() : 0;
+        if (err == 0 && own && fstat(fd, &ds) == 0 && (ds.st_mode & S_ISVTX) &&
+            fstatat(fd, base, &fs, AT_SYMLINK_NOFOLLOW) == 0 && geteuid() != 0 &&
+            geteuid() != fs.st_uid && geteuid() != ds.st_uid)
+            err = FSG_ERR_ACCES;
+        close(fd);
+        return err;
+    }
 }
 
 /* Runs fn on path's last component inside its parent directory: the
@@ -537,6 +597,9 @@ int fsg_posix_open(struct fsg_posix *p, const char *dir, int readonly)
     p->port.list = px_list;
     p->port.lock = px_lock;
     p->port.unlock = px_unlock;
+    p->port.getperm = px_getperm;
+    p->port.setperm = px_setperm;
+    p->port.writable = px_writable;
     return 0;
 }
 

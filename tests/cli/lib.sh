@@ -232,6 +232,24 @@ fsg() {
     fi
 }
 
+# as_nobody_setup NAME: for a test that runs fsguard as an unprivileged
+# user (root reads and writes every file whatever its mode): needs root and
+# setpriv (util-linux), or the test NAME fails saying so. Sets NOBODY and
+# NOGROUP, REAL (the binary) and $IO/as_nobody, which runs it as nobody
+# (set FSGUARD=$IO/as_nobody to use it through fsg).
+as_nobody_setup() {
+    command -v setpriv >/dev/null || { echo "$1: setpriv (util-linux) is needed"; exit 1; }
+    [ "$(id -u)" = 0 ] || { echo "$1: must run as root (to become another user)"; exit 1; }
+    NOBODY=$(id -u nobody) NOGROUP=$(id -g nobody)
+    chmod 755 "$T"
+    REAL=$FSGUARD
+    cat >"$IO/as_nobody" <<EOF
+#!/bin/sh
+exec setpriv --reuid=$NOBODY --regid=$NOGROUP --clear-groups "$REAL" "\$@"
+EOF
+    chmod 755 "$IO/as_nobody"
+}
+
 # ---- devices ----
 
 # new_case: a fresh case directory, $CASEDIR, with an empty src/ tree and

@@ -3,8 +3,9 @@
 # QuecPython firmware and `fsguard pack --hash` write them), checked by boot,
 # verify, calc, put and inspect; a user file forged to keep its CRC-32 is
 # caught by the sha256; malformed sha256 values are bad entries. And the
-# permission policy of restored files: 0644 less the umask, whatever the
-# backup copy's mode (never executable, set-id or other-writable).
+# permission policy of written files (docs/SECURITY.md): a restored file
+# gets its backup copy's bits, a rewritten one keeps its own, both without
+# set-id, sticky and world-write, whatever the umask.
 . "$(dirname "$0")/lib.sh"
 
 umask 022
@@ -383,7 +384,7 @@ expect_snap "$IO/dev.before" "$DEV" "inspect writes nothing"
 
 # ---- permissions of restored and written files ----
 
-begin "umask 000: a file restored from a 4755 backup copy is 0644"
+begin "umask 000: a file restored from a 4755 backup copy is 0755, from a 0777 one 0775"
 sha_device
 chmod 4755 "$BAK/usr/a.txt" "$BAK/usr/b.txt"
 chmod 0777 "$BAK/usr/c.txt"
@@ -395,10 +396,10 @@ fsg boot --root "$DEV"
 umask 022
 expect_rc 1
 expect_restored /usr/a.txt /usr/b.txt /usr/c.txt
-expect_eq "644 644 644" "$(stat -c %a "$USR/a.txt" "$USR/b.txt" "$USR/c.txt" 2>&1 | tr '\n' ' ' | sed 's/ $//')" \
+expect_eq "755 755 775" "$(stat -c %a "$USR/a.txt" "$USR/b.txt" "$USR/c.txt" 2>&1 | tr '\n' ' ' | sed 's/ $//')" \
     "modes of restored files (sha256, crc32, both entries; a 0777 file replaced) with umask 000"
 
-begin "umask 077: a restored file is 0600"
+begin "umask 077: a file restored from a 4755 backup copy is still 0755"
 sha_device
 chmod 4755 "$BAK/usr/a.txt" "$BAK/usr/b.txt"
 rm "$USR/a.txt"
@@ -409,10 +410,10 @@ fsg boot --root "$DEV"
 umask 022
 expect_rc 1
 expect_restored /usr/a.txt /usr/b.txt
-expect_eq "600 600" "$(stat -c %a "$USR/a.txt" "$USR/b.txt" 2>&1 | tr '\n' ' ' | sed 's/ $//')" \
+expect_eq "755 755" "$(stat -c %a "$USR/a.txt" "$USR/b.txt" 2>&1 | tr '\n' ' ' | sed 's/ $//')" \
     "modes of restored files with umask 077"
 
-begin "umask 000: checksum.json copied from a 0777 backup table, and written by calc and put, is 0644"
+begin "umask 000: checksum.json made from a 0777 backup table is 0644; calc and put keep its bits, without world-write"
 sha_device
 chmod 0777 "$BAK/checksum.json"
 rm "$USR/checksum.json"
@@ -427,7 +428,7 @@ umask 000
 fsg calc --root "$DEV" /usr/a.txt
 umask 022
 expect_rc 0
-expect_eq "644" "$(stat -c %a "$USR/checksum.json" 2>&1)" "mode of checksum.json rewritten by calc"
+expect_eq "775" "$(stat -c %a "$USR/checksum.json" 2>&1)" "mode of checksum.json rewritten by calc"
 printf 'new c\n' >"$IO/src.c"
 chmod 4755 "$IO/src.c"
 chmod 0777 "$USR/c.txt"
@@ -435,7 +436,7 @@ umask 000
 fsg put --root "$DEV" "$IO/src.c" /usr/c.txt
 umask 022
 expect_rc 0
-expect_eq "644 644" "$(stat -c %a "$USR/c.txt" "$USR/checksum.json" 2>&1 | tr '\n' ' ' | sed 's/ $//')" \
-    "modes of a file put from a 4755 source and of checksum.json"
+expect_eq "775 775" "$(stat -c %a "$USR/c.txt" "$USR/checksum.json" 2>&1 | tr '\n' ' ' | sed 's/ $//')" \
+    "modes of a 0777 file put from a 4755 source (the file's own, not the source's) and of checksum.json"
 
 finish

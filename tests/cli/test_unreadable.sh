@@ -9,16 +9,7 @@
 # no message calls a failure "success".
 . "$(dirname "$0")/lib.sh"
 
-command -v setpriv >/dev/null || { echo "test_unreadable: setpriv (util-linux) is needed"; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "test_unreadable: must run as root (to become another user)"; exit 1; }
-NOBODY=$(id -u nobody) NOGROUP=$(id -g nobody)
-chmod 755 "$T"
-REAL=$FSGUARD
-cat >"$IO/as_nobody" <<EOF
-#!/bin/sh
-exec setpriv --reuid=$NOBODY --regid=$NOGROUP --clear-groups "$REAL" "\$@"
-EOF
-chmod 755 "$IO/as_nobody"
+as_nobody_setup test_unreadable
 
 # nobody_device: a device whose partitions belong to nobody, who runs fsguard.
 nobody_device() {

@@ -402,6 +402,65 @@ static void locks(struct fsg_conformance *t)
         (void)o->unlock(o->ctx);
 }
 
+/* Permission bits and the write prediction (version 3, optional):
+ * getperm and setperm both or neither; bits set on a handle before its
+ * sync are what getperm reads back, a link's are never its target's; the
+ * prediction for a writable partition is yes, and asking changes nothing. */
+static void perms(struct fsg_conformance *t)
+{
+    const struct fsg_port *p = t->port;
+    if (p->version < 3) {
+        skip(t, "permission bits and writable: a port older than version 3");
+        return;
+    }
+    check(t, (p->getperm == NULL) == (p->setperm == NULL), "getperm and setperm: both or neither",
+          0);
+    if (p->getperm != NULL && p->setperm != NULL) {
+        static const uint32_t modes[] = {0600, 0755, 0640, 0400};
+        for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+            void *f;
+            (void)p->remove(p->ctx, "perm.txt");
+            int err = p->open(p->ctx, "perm.txt", FSG_OPEN_CREATE, &f);
+            check(t, err == 0, "create perm.txt", err);
+            if (err < 0)
+                return;
+            err = p->write(p->ctx, f, "bits\n", 5);
+            if (err == 0)
+                err = p->setperm(p->ctx, f, modes[i]);
+            check(t, err == 0, "setperm on a handle open for writing", err);
+            if (err == 0)
+                err = p->sync(p->ctx, f);
+            int cerr = p->close(p->ctx, f);
+            check(t, err == 0 && cerr == 0, "sync and close after setperm", err < 0 ? err : cerr);
+            uint32_t got = 0xffffffffu;
+            err = p->getperm(p->ctx, "perm.txt", &got);
+            check(t, err == 0 && got == modes[i], "getperm reads back what setperm gave",
+                  err < 0 ? err : (long)got);
+        }
+        uint32_t got;
+        int err = p->getperm(p->ctx, "no-such-file", &got);
+        check(t, err == FSG_ERR_NOENT, "getperm of a missing file: NOENT", err);
+        (void)p->mkdir(p->ctx, "permdir");
+        err = p->getperm(p->ctx, "permdir", &got);
+        check(t, err == FSG_ERR_NOTREG || err == FSG_ERR_ISDIR,
+              "getperm of a directory: NOTREG (or ISDIR)", err);
+        if (t->make_link != NULL && t->make_link(t->ctx, "permlink", "perm.txt") == 0) {
+            err = p->getperm(p->ctx, "permlink", &got);
+            check(t, err == FSG_ERR_NOTREG || err == FSG_ERR_LOOP,
+                  "getperm of a link: NOTREG or LOOP, never the target's bits", err);
+        }
+    }
+    if (p->writable != NULL) {
+        long before = root_entries(p);
+        int err = p->writable(p->ctx, "perm.txt");
+        check(t, err == 0, "writable: an existing file of a writable partition", err);
+        err = p->writable(p->ctx, "newdir/deeper/new.txt");
+        check(t, err == 0, "writable: a file whose directories would be made", err);
+        check(t, root_entries(p) == before, "writable changes nothing in the partition",
+              root_entries(p));
+    }
+}
+
 int fsg_conformance_run(struct fsg_conformance *t)
 {
     t->checks = t->failed = t->skipped = 0;
@@ -412,6 +471,7 @@ int fsg_conformance_run(struct fsg_conformance *t)
         renames(t);
         links(t);
         locks(t);
+        perms(t);
     }
     return (int)t->failed;
 }

@@ -13,7 +13,8 @@
  * The partition must be empty at the start; the suite leaves files in it.
  * The lock checks run when the port has lock and unlock (both or neither
  * is itself a check); give t.other to check that two instances exclude
- * each other.
+ * each other. The checks of permission bits and of the write prediction
+ * run when the port (version 3) has getperm and setperm, or writable.
  */
 #ifndef FSG_CONFORMANCE_H
 #define FSG_CONFORMANCE_H

@@ -339,6 +339,51 @@ static int fp_list(void *ctx, const char *path,
     return fp->in->list(fp->in->ctx, path, fn, arg);
 }
 
+static int fp_getperm(void *ctx, const char *path, uint32_t *perm)
+{
+    struct faultport *fp = ctx;
+    int err = begin_op(fp, FP_OP_GETPERM);
+
+    if (err < 0)
+        return err;
+    if (!path_ok(path, false))
+        return bad_path(fp);
+    return fp->in->getperm(fp->in->ctx, path, perm);
+}
+
+static int fp_setperm(void *ctx, void *file, uint32_t perm)
+{
+    struct faultport *fp = ctx;
+    struct fp_file *f = file;
+    int err = begin_op(fp, FP_OP_SETPERM);
+
+    if (err < 0)
+        return err;
+    if (fp->readonly)
+        return FSG_ERR_ROFS;
+    err = fp->in->setperm(fp->in->ctx, f->inner, perm);
+    if (err < 0)
+        return err;
+    fp->ops.chmods++;
+    trace(fp, "chmod", f->path, NULL, (size_t)-1);
+    return 0;
+}
+
+static int fp_writable(void *ctx, const char *path)
+{
+    struct faultport *fp = ctx;
+    int err = begin_op(fp, FP_OP_WRITABLE);
+
+    if (err < 0)
+        return err;
+    if (!path_ok(path, false))
+        return bad_path(fp);
+    if (fp->readonly)
+        return FSG_ERR_ROFS;
+    const struct fsg_port *in = fp->in;
+    return in->version >= 3 && in->writable != NULL ? in->writable(in->ctx, path) : 0;
+}
+
 /* ---- the lock ---- */
 
 static int fp_lock(void *ctx, int mode, uint32_t wait_ms)
@@ -437,6 +482,11 @@ struct faultport *faultport_new(const struct fsg_port *inner)
         p->unlock = fp_unlock;
         fp->lock_offered = true;
     }
+    if (inner->version >= 3 && inner->getperm != NULL && inner->setperm != NULL) {
+        p->getperm = fp_getperm;
+        p->setperm = fp_setperm;
+    }
+    p->writable = fp_writable;
     return fp;
 }
 
@@ -486,14 +536,14 @@ const char *faultport_trace(const struct faultport *fp)
 unsigned long faultport_mutations(const struct faultport *fp)
 {
     const struct fp_ops *o = &fp->ops;
-    return o->creates + o->writes + o->renames + o->removes + o->mkdirs;
+    return o->creates + o->writes + o->renames + o->removes + o->mkdirs + o->chmods;
 }
 
 unsigned long faultport_mutating_calls(const struct faultport *fp)
 {
     const unsigned long *c = fp->ops.calls;
     return c[FP_OP_CREATE] + c[FP_OP_WRITE] + c[FP_OP_RENAME] + c[FP_OP_REMOVE] +
-           c[FP_OP_MKDIR];
+           c[FP_OP_MKDIR] + c[FP_OP_SETPERM];
 }
 
 unsigned long faultport_open_handles(const struct faultport *fp)
@@ -601,7 +651,8 @@ int faultport_protocol_ok(const struct faultport *fp)
             for (size_t j = 0; j < i; j++) {
                 if (strcmp(v[j].a, v[i].a) != 0)
                     continue;
-                if (strcmp(v[j].op, "write") == 0 || strcmp(v[j].op, "create") == 0)
+                if (strcmp(v[j].op, "write") == 0 || strcmp(v[j].op, "create") == 0 ||
+                    strcmp(v[j].op, "chmod") == 0)
                     synced = 0;
                 else if (strcmp(v[j].op, "sync") == 0)
                     synced = 1;

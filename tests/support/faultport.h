@@ -41,6 +41,9 @@ enum fp_op {
     FP_OP_MKDIR,
     FP_OP_SYNCDIR,
     FP_OP_LIST,
+    FP_OP_GETPERM,
+    FP_OP_SETPERM,
+    FP_OP_WRITABLE,
     FP_OP_COUNT
 };
 
@@ -48,13 +51,16 @@ struct fp_ops {
     unsigned long total;               /* every callback call */
     unsigned long calls[FP_OP_COUNT];  /* calls by kind, failed ones included */
     /* Mutations that took effect (calls the inner port completed). */
-    unsigned long creates, writes, renames, removes, mkdirs;
+    unsigned long creates, writes, renames, removes, mkdirs, chmods;
 };
 
 struct faultport;
 
 /* A wrapper over inner (which must outlive it); NULL if out of memory.
- * Callbacks inner lacks stay NULL. */
+ * Callbacks inner lacks stay NULL, but for writable (struct fsg_port
+ * version 3), which the wrapper always offers: FSG_ERR_ROFS while it is
+ * read-only (faultport_set_readonly), else inner's answer, or 0 if inner
+ * has none. */
 struct faultport *faultport_new(const struct fsg_port *inner);
 /* Frees the wrapper (and its record of handles still open; the inner port
  * is not touched). */
@@ -64,7 +70,7 @@ const struct fsg_port *faultport_port(struct faultport *fp);
 
 /* ---- shaping ---- */
 /* With readonly set, every writing call (create, write, remove, rename,
- * mkdir, syncdir) fails with FSG_ERR_ROFS. */
+ * mkdir, syncdir, setperm) fails with FSG_ERR_ROFS, and writable says so. */
 void faultport_set_readonly(struct faultport *fp, int readonly);
 /* Every read asks the inner port for at most n bytes (short reads, as some
  * file systems give); 0 means no limit. */
@@ -74,17 +80,17 @@ void faultport_set_read_max(struct faultport *fp, size_t n);
 const struct fp_ops *faultport_ops(const struct faultport *fp);
 /* Zeroes the counters and empties the trace. */
 void faultport_reset_ops(struct faultport *fp);
-/* creates + writes + renames + removes + mkdirs that took effect. */
+/* creates + writes + renames + removes + mkdirs + chmods that took effect. */
 unsigned long faultport_mutations(const struct faultport *fp);
-/* Calls of mutating kinds (create, write, rename, remove, mkdir), failed
+/* Calls of mutating kinds (create, write, rename, remove, mkdir, setperm), failed
  * ones included: 0 means nothing even tried to write. */
 unsigned long faultport_mutating_calls(const struct faultport *fp);
 /* The mutations and syncs that took effect since the last reset, one line
- * each: "create P", "write P N", "sync P", "rename P Q", "remove P",
- * "mkdir P", "syncdir P" (P empty for the root). */
+ * each: "create P", "write P N", "chmod P", "sync P", "rename P Q",
+ * "remove P", "mkdir P", "syncdir P" (P empty for the root). */
 const char *faultport_trace(const struct faultport *fp);
 /* Checks the crash-safe write protocol in the trace: every rename moves a
- * file synced after its last write (one the trace never wrote counts as
+ * file synced after its last write or chmod (one the trace never wrote counts as
  * synced) and is followed by a sync of the
  * target's directory (before the next create or rename); every new
  * directory is synced into its parent before anything else is created.

@@ -1292,6 +1292,132 @@ static void test_dry_run(void)
     }
 }
 
+/* A restored file gets its factory copy's permission bits, without
+ * set-id, sticky and world-write, made durable by the file's own sync
+ * (before the rename that shows it); a port without permission bits
+ * (version 2) restores as before. */
+static void test_restore_perms(void)
+{
+    struct mp_device d;
+    struct fsg_report r;
+
+    std_device(&d);
+    CHECK_EQ_INT(fsg_mem_chmod(d.bak->mem, "usr/a.py", 0600), 0);
+    CHECK_EQ_INT(fsg_mem_chmod(d.bak->mem, "usr/lib/b.py", 06777), 0);
+    CHECK_EQ_INT(fsg_mem_chmod(d.usr->mem, "lib/b.py", 0600), 0);
+    memport_put_str(d.usr, "a.py", "bit flip"); /* 0644 now */
+    memport_put_str(d.usr, "lib/b.py", "bit flip");
+    memport_remove(d.usr, "empty.txt");
+    CHECK_EQ_INT(mpdev_boot(&d, 0, &r), 0);
+    CHECK_EQ_INT(r.restored, 3);
+    CHECK_EQ_INT(fsg_mem_perm(d.usr->mem, "a.py"), 0600);
+    CHECK_EQ_INT(fsg_mem_perm(d.usr->mem, "lib/b.py"), 0775);
+    CHECK_EQ_INT(fsg_mem_perm(d.usr->mem, "empty.txt"), 0644);
+    CHECK(strstr(memport_trace(d.usr), "chmod a.py.fsg-tmp") != NULL ||
+          strstr(memport_trace(d.usr), "chmod .a.py.fsg-tmp") != NULL);
+    CHECK(memport_protocol_ok(d.usr));
+    /* The backup is only read. */
+    CHECK_EQ_INT(memport_mutating_calls(d.bak), 0);
+
+    /* A cut after the chmod, before the sync: whatever name survives,
+     * a.py never shows the factory data under other bits. */
+    for (unsigned long cut = 1; cut < 40; cut++) {
+        struct mp_device x;
+        std_device(&x);
+        CHECK_EQ_INT(fsg_mem_chmod(x.bak->mem, "usr/a.py", 0600), 0);
+        memport_put_str(x.usr, "a.py", "bit flip");
+        mpdev_reset(&x);
+        faultport_fail_at(x.usr->fp, cut, FSG_ERR_IO, 1);
+        (void)fsg_boot(&x.cfg, 0, &r);
+        faultport_fail_clear(x.usr->fp);
+        for (uint64_t seed = 0; seed < 4; seed++) {
+            struct fsg_mem *m = fsg_mem_clone(x.usr->mem);
+            fsg_mem_crash(m, seed);
+            const char *got = fsg_mem_get(m, "a.py", NULL);
+            if (got != NULL && strcmp(got, "print('a')\n") == 0)
+                CHECK_EQ_INT(fsg_mem_perm(m, "a.py"), 0600);
+            fsg_mem_free(m);
+        }
+        mpdev_free(&x);
+    }
+
+    /* A version 2 port has no permission callbacks: the restore works and
+     * the port's default stands. */
+    memport_put_str(d.usr, "a.py", "bit flip");
+    struct fsg_port old = *memport_port(d.usr);
+    old.version = 2;
+    d.cfg.usr = &old;
+    CHECK_EQ_INT(mpdev_boot(&d, 0, &r), 0);
+    CHECK_EQ_INT(r.restored, 1);
+    CHECK_EQ_STR(memport_get(d.usr, "a.py", NULL), "print('a')\n");
+    CHECK_EQ_INT(fsg_mem_perm(d.usr->mem, "a.py"), 0644);
+    CHECK_EQ_INT(memport_ops(d.usr)->calls[FP_OP_SETPERM], 0);
+    mpdev_free(&d);
+}
+
+/* On a user partition that cannot be written (read-only, or not the
+ * caller's), a check says what the boot then does: the same lines, the
+ * same errors, the same result; neither changes anything. */
+static void test_dry_run_readonly(void)
+{
+    struct mp_device real, dry;
+    struct fsg_report rr, rd;
+
+    /* Damage, a hash to correct, an entry to put back, leftovers: the
+     * restores fail, nothing is removed, and the table cannot be saved. */
+    mixed_device(&real);
+    mixed_device(&dry);
+    memport_set_readonly(real.usr, 1);
+    memport_set_readonly(dry.usr, 1);
+    char *before = memport_dump(real.usr);
+    CHECK_EQ_INT(mpdev_boot(&real, 0, &rr), FSG_ERR_ROFS);
+    CHECK_EQ_INT(mpdev_boot(&dry, FSG_DRY_RUN, &rd), FSG_ERR_ROFS);
+    CHECK_EQ_INT(rr.restored, 1); /* only the hash: no file written */
+    CHECK_EQ_INT(rr.temps_removed, 0);
+    compare_runs(&real, &dry, &rr, &rd);
+    CHECK_EQ_INT(rd.temps_removed, rr.temps_removed);
+    const struct mp_event *a = mpdev_event(&real, FSG_EVENT_FILE, "/usr/a.py");
+    const struct mp_event *b = mpdev_event(&dry, FSG_EVENT_FILE, "/usr/a.py");
+    CHECK(a != NULL && b != NULL);
+    if (a != NULL && b != NULL) {
+        CHECK_EQ_INT(a->status, FSG_STATUS_FAILED);
+        CHECK_EQ_INT(a->failure, FSG_FAILURE_WRITE);
+        CHECK_EQ_INT(a->error, FSG_ERR_ROFS);
+        CHECK_EQ_INT(b->error, a->error);
+    }
+    char *after = memport_dump(real.usr);
+    CHECK_EQ_STR(after, before);
+    free(after);
+    after = memport_dump(dry.usr);
+    CHECK_EQ_STR(after, before);
+    free(after);
+    free(before);
+    mpdev_free(&real);
+    mpdev_free(&dry);
+
+    /* Damage alone: no table to write; both runs complete and fail the
+     * file (exit 4), where a check used to say "would restore" (exit 1). */
+    std_device(&real);
+    std_device(&dry);
+    memport_put_str(real.usr, "a.py", "bit flip");
+    memport_put_str(dry.usr, "a.py", "bit flip");
+    memport_set_readonly(real.usr, 1);
+    memport_set_readonly(dry.usr, 1);
+    CHECK_EQ_INT(mpdev_boot(&real, 0, &rr), 0);
+    CHECK_EQ_INT(mpdev_boot(&dry, FSG_DRY_RUN, &rd), 0);
+    CHECK_EQ_INT(rr.failed, 1);
+    CHECK_EQ_INT(fsg_report_exit_code(&rr), 4);
+    compare_runs(&real, &dry, &rr, &rd);
+    /* Writable again: the check says "would restore" once more. */
+    memport_set_readonly(dry.usr, 0);
+    CHECK_EQ_INT(mpdev_boot(&dry, FSG_DRY_RUN, &rd), 0);
+    CHECK_EQ_INT(rd.restored, 1);
+    CHECK_EQ_INT(rd.failed, 0);
+    CHECK_EQ_INT(memport_mutating_calls(dry.usr), 0);
+    mpdev_free(&real);
+    mpdev_free(&dry);
+}
+
 /* A dry run must predict what a real run does, obstacles included: a
  * directory at the target, a linked parent, a file as parent. */
 static void test_dry_run_obstacles(void)
@@ -1790,6 +1916,8 @@ int main(void)
     test_temps();
     test_dry_run();
     test_dry_run_obstacles();
+    test_dry_run_readonly();
+    test_restore_perms();
     test_faults();
     test_capacity();
     test_corrupt_write();

@@ -512,6 +512,32 @@ static void test_put(void)
     mpdev_free(&d);
 }
 
+/* An edit keeps the permission bits of what it replaces: put the file's,
+ * calc and put the table's. */
+static void test_edit_perms(void)
+{
+    struct mp_device d;
+    uint32_t crc = 0;
+
+    setup(&d);
+    CHECK_EQ_INT(fsg_mem_chmod(d.usr->mem, "a.py", 0600), 0);
+    CHECK_EQ_INT(fsg_mem_chmod(d.usr->mem, "checksum.json", 0640), 0);
+    mpdev_reset(&d);
+    CHECK_EQ_INT(put_text(&d, "/usr/a.py", "print('secret')\n", &crc), 0);
+    CHECK_EQ_STR(memport_get(d.usr, "a.py", NULL), "print('secret')\n");
+    CHECK_EQ_INT(fsg_mem_perm(d.usr->mem, "a.py"), 0600);
+    CHECK_EQ_INT(fsg_mem_perm(d.usr->mem, "checksum.json"), 0640);
+    CHECK(memport_protocol_ok(d.usr));
+    memport_put_str(d.usr, "a.py", "edited by hand");
+    CHECK_EQ_INT(fsg_mem_chmod(d.usr->mem, "checksum.json", 0600), 0);
+    mpdev_reset(&d);
+    CHECK_EQ_INT(fsg_calc(&d.cfg, "/usr/a.py", &crc), 0);
+    CHECK_EQ_INT(crc, crc_of("edited by hand"));
+    CHECK_EQ_INT(fsg_mem_perm(d.usr->mem, "checksum.json"), 0600);
+    check_hygiene(&d);
+    mpdev_free(&d);
+}
+
 /* A put that must fail with want, before or at commit, and change nothing. */
 static void expect_put_fail(struct mp_device *d, const char *name, int want)
 {
@@ -614,6 +640,7 @@ int main(void)
     test_write_errors();
     test_duplicate();
     test_put();
+    test_edit_perms();
     test_put_refused();
     test_put_faults();
     return check_done("test_edit");

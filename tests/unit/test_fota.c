@@ -866,6 +866,22 @@ static void test_boot_committed(void)
     /* A dry run says what it would do and writes nothing. */
     expect_dry_boot(&f, FSG_FOTA_COMMITTED, 3);
 
+    /* On a partition that cannot be written, the check fails as the boot
+     * does, and neither changes anything. */
+    char *dump = memport_dump(f.d.usr);
+    memport_set_readonly(f.d.usr, 1);
+    fx_reset(&f);
+    CHECK_EQ_INT(fsg_boot(&f.d.cfg, FSG_DRY_RUN, &r), FSG_ERR_ROFS);
+    CHECK_EQ_INT(r.fota, FSG_FOTA_COMMITTED);
+    fx_reset(&f);
+    CHECK_EQ_INT(fsg_boot(&f.d.cfg, 0, &r), FSG_ERR_ROFS);
+    CHECK_EQ_INT(r.fota, FSG_FOTA_COMMITTED);
+    memport_set_readonly(f.d.usr, 0);
+    char *now = memport_dump(f.d.usr);
+    CHECK_EQ_STR(now, dump);
+    free(now);
+    free(dump);
+
     /* boot rolls it forward. */
     fx_reset(&f);
     CHECK_EQ_INT(fsg_boot(&f.d.cfg, 0, &r), 0);

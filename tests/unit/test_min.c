@@ -1,9 +1,10 @@
 /*
  * test_min.c -- the smallest core a device builds: FSG_NO_MALLOC,
- * FSG_NO_CRYPTO, FSG_NO_FOTA, FSG_SMALL and FSG_CRC_TABLE together, linked
- * without libsodium and libdeflate. Checks what the options change (an
- * allocator is required, "sha256" entries are refused, a key fails closed,
- * FOTA state is left alone, hash_files is ignored) and that what they must
+ * FSG_NO_CRYPTO, FSG_NO_FOTA, FSG_NO_PERM, FSG_SMALL and FSG_CRC_TABLE
+ * together, linked without libsodium and libdeflate. Checks what the
+ * options change (an allocator is required, "sha256" entries are refused,
+ * a key fails closed, FOTA state is left alone, hash_files is ignored,
+ * permission bits are not copied) and that what they must
  * not change (restores, manifests, calc, small buffers) still holds.
  *
  * Every hash the tests expect comes from a bitwise CRC-32 written here, not
@@ -1080,6 +1081,34 @@ static void test_no_fota(void)
     dev_free(&t);
 }
 
+/* FSG_NO_PERM: a port's permission callbacks are never called, and the
+ * restore works as on a file system without them; the write prediction
+ * of a check stays. */
+static void test_no_perm(void)
+{
+    struct dev t;
+    struct fsg_report r;
+
+    std_device(&t);
+    CHECK_EQ_INT(fsg_mem_chmod(t.d.bak->mem, "usr/a.py", 0600), 0);
+    memport_put_str(t.d.usr, "a.py", "bit flip");
+    CHECK_EQ_INT(boot(&t, 0, &r), 0);
+    CHECK_EQ_INT(r.restored, 1);
+    CHECK(is_factory(&t, "/usr/a.py"));
+    CHECK_EQ_INT(fsg_mem_perm(t.d.usr->mem, "a.py"), 0644);
+    CHECK_EQ_INT(memport_ops(t.d.usr)->calls[FP_OP_SETPERM], 0);
+    CHECK_EQ_INT(memport_ops(t.d.usr)->calls[FP_OP_GETPERM], 0);
+    CHECK_EQ_INT(memport_ops(t.d.bak)->calls[FP_OP_GETPERM], 0);
+    hygiene(&t, 1);
+    memport_put_str(t.d.usr, "a.py", "bit flip");
+    memport_set_readonly(t.d.usr, 1);
+    CHECK_EQ_INT(boot(&t, FSG_DRY_RUN, &r), 0);
+    CHECK_EQ_INT(r.failed, 1);
+    CHECK_EQ_INT(r.restored, 0);
+    memport_set_readonly(t.d.usr, 0);
+    dev_free(&t);
+}
+
 int main(void)
 {
     init_big();
@@ -1093,5 +1122,6 @@ int main(void)
     test_hash_files();
     test_small_buf();
     test_no_fota();
+    test_no_perm();
     return check_done("test_min");
 }
