@@ -10,16 +10,20 @@
 #               writes bench/results/ and refreshes the README's table
 #   make size   the core built for a Cortex-M4: sizes, stack frames and
 #               allocator use against the budgets (make test runs it)
+#   make test-mcu  the core's tests built for a Cortex-M4 and run on an
+#               emulated board (QEMU), cJSON built from Debian's source
+#               (make test runs it)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+MCU_BUILD ?= build-mcu
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = boot name
 JOBS ?= 2
 BENCH_WORK ?= $(BUILD)/bench-work
 BENCH_FLAGS ?=
 
-.PHONY: all deps build test test-asan test-deep fuzz bench size demo install clean
+.PHONY: all deps build test test-asan test-deep test-mcu fuzz bench size demo install clean
 
 all: build
 
@@ -33,6 +37,7 @@ build: deps
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory size
+	$(MAKE) --no-print-directory test-mcu
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
@@ -66,6 +71,15 @@ bench: build
 	python3 bench/bench.py --fsguard $(BUILD)/fsguard --measure $(BUILD)/bench/measure \
 	  --bareread $(BUILD)/bench/bareread --work $(BENCH_WORK) --out bench/results $(BENCH_FLAGS)
 
+# The target suites (tests/mcu): one build per architecture.
+test-mcu:
+	@bash scripts/deps.sh mcu
+	bash scripts/debsrc.sh cjson libcjson-dev $(MCU_BUILD)/src
+	cmake -S tests/mcu -B $(MCU_BUILD)/arm -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/arm-none-eabi.cmake \
+	  -DFSG_CJSON_SRC=$(CURDIR)/$(MCU_BUILD)/src/cjson
+	cmake --build $(MCU_BUILD)/arm -j $(JOBS)
+	ctest --test-dir $(MCU_BUILD)/arm --output-on-failure -j $(JOBS)
+
 size:
 	@bash scripts/deps.sh size
 	bash scripts/size.sh $(BUILD)-size
@@ -77,4 +91,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) demo-device
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(MCU_BUILD) demo-device
