@@ -10,9 +10,9 @@
 #               writes bench/results/ and refreshes the README's table
 #   make size   the core built for a Cortex-M4: sizes, stack frames and
 #               allocator use against the budgets (make test runs it)
-#   make test-mcu  the core's tests built for a Cortex-M4 and run on an
-#               emulated board (QEMU), cJSON built from Debian's source
-#               (make test runs it)
+#   make test-mcu  the core's tests built for a Cortex-M4 and a 32-bit
+#               RISC-V and run on emulated boards (QEMU), cJSON built from
+#               Debian's source (make test runs it)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
@@ -71,14 +71,19 @@ bench: build
 	python3 bench/bench.py --fsguard $(BUILD)/fsguard --measure $(BUILD)/bench/measure \
 	  --bareread $(BUILD)/bench/bareread --work $(BENCH_WORK) --out bench/results $(BENCH_FLAGS)
 
-# The target suites (tests/mcu): one build per architecture.
+# The target suites (tests/mcu): one build per architecture (toolchain
+# file cmake/TOOLCHAIN.cmake into $(MCU_BUILD)/ARCH).
+MCU_TARGETS = arm:arm-none-eabi riscv32:riscv32-unknown-elf
 test-mcu:
 	@bash scripts/deps.sh mcu
 	bash scripts/debsrc.sh cjson libcjson-dev $(MCU_BUILD)/src
-	cmake -S tests/mcu -B $(MCU_BUILD)/arm -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/arm-none-eabi.cmake \
-	  -DFSG_CJSON_SRC=$(CURDIR)/$(MCU_BUILD)/src/cjson
-	cmake --build $(MCU_BUILD)/arm -j $(JOBS)
-	ctest --test-dir $(MCU_BUILD)/arm --output-on-failure -j $(JOBS)
+	@set -e; for t in $(MCU_TARGETS); do \
+	  arch=$${t%%:*}; tc=$${t#*:}; \
+	  cmake -S tests/mcu -B $(MCU_BUILD)/$$arch -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/$$tc.cmake \
+	    -DFSG_CJSON_SRC=$(CURDIR)/$(MCU_BUILD)/src/cjson; \
+	  cmake --build $(MCU_BUILD)/$$arch -j $(JOBS); \
+	  ctest --test-dir $(MCU_BUILD)/$$arch --output-on-failure -j $(JOBS); \
+	done
 
 size:
 	@bash scripts/deps.sh size

@@ -9,15 +9,17 @@ packages=(cmake make gcc libc6-dev pkg-config libcjson-dev libdeflate-dev libsod
 # `deps.sh size` (make size, and so make test): the ARM cross compiler the
 # core is built with, and newlib's headers (libnewlib-dev: string.h; the
 # 45 MB of newlib's libraries are not needed, nothing is linked).
-# `deps.sh mcu` (make test-mcu): the cross compiler, picolibc (C library,
-# start-up code and linker script for the target), QEMU's ARM boards, and
-# dpkg-dev, with which apt-get source unpacks cJSON's source for the target.
+# `deps.sh mcu` (make test-mcu): the ARM and RISC-V cross compilers,
+# picolibc for each (C library, start-up code and linker script for the
+# target), QEMU's ARM and RISC-V boards (qemu-system-misc), and dpkg-dev,
+# with which apt-get source unpacks cJSON's source for the target.
 if [ "${1:-}" = bench ]; then
   packages+=(rhash rsync gnuplot-nox)
 elif [ "${1:-}" = size ]; then
   packages+=(gcc-arm-none-eabi libnewlib-dev)
 elif [ "${1:-}" = mcu ]; then
-  packages+=(gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm dpkg-dev)
+  packages+=(gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm
+             gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc dpkg-dev)
 fi
 
 missing=()

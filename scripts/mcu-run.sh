@@ -7,7 +7,7 @@
 #   FAIL   it returned N (1..125, not a fault)          exit N
 #   ABORT  it called abort() (picolibc: status 134)     exit 134
 #   FAULT  the CPU took a fault (picolibc prints
-#          "ARM fault: ..." and exits 1)                exit 135
+#          "ARM fault" or "RISCV fault", exits 1)       exit 135
 #   HANG   it ran past MCU_TIMEOUT seconds (default 300) exit 124
 #   ERROR  the emulator itself failed (no such board,
 #          a program it cannot load)                    exit 125
@@ -17,7 +17,8 @@
 # fault report on the way. The program's output passes through; the
 # verdict is the last line, on stderr.
 #
-# ARCH: arm (Cortex-M4 on QEMU's mps2-an386 board).
+# ARCH: arm (Cortex-M4 on QEMU's mps2-an386 board) or riscv32 (RV32IMAC on
+# QEMU's virt board, no firmware: the program is loaded at 0x80000000).
 set -u -o pipefail
 
 [ $# -ge 2 ] || { echo "usage: mcu-run.sh ARCH PROGRAM.elf [ARG]..." >&2; exit 125; }
@@ -27,6 +28,7 @@ timeout_s=${MCU_TIMEOUT:-300}
 
 case $arch in
 arm) qemu=(qemu-system-arm -M mps2-an386 -cpu cortex-m4) ;;
+riscv32) qemu=(qemu-system-riscv32 -M virt -bios none) ;;
 *) echo "mcu-run: unknown architecture '$arch'" >&2; exit 125 ;;
 esac
 command -v "${qemu[0]}" >/dev/null || { echo "mcu-run: ${qemu[0]} is not installed (make deps-mcu)" >&2; exit 125; }
@@ -48,7 +50,7 @@ timeout --foreground -k 5 "$timeout_s" "${qemu[@]}" -nographic -monitor none -se
     -icount shift=0 -semihosting-config "$semi" -kernel "$elf" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 
-if grep -qE '^(ARM|RISC-V) fault' "$log"; then
+if grep -qE '^(ARM|RISCV|RISC-V) fault' "$log"; then
     echo "mcu-run: FAULT: $(basename "$elf") took a CPU fault (exit $rc)" >&2
     exit 135
 fi
