@@ -135,7 +135,7 @@ done
 echo
 echo "largest stack frames (bytes, both configurations):"
 cat "$out"/*/*.su | awk -F'\t' '{split($1, a, ":"); printf "%6d  %s %s\n", $2, a[length(a)], $3}' |
-  sort -rn | uniq | head -n 8
+  sort -rn | uniq | awk 'NR <= 8'   # not head: under pipefail, uniq may die of SIGPIPE
 max_frame=$(cat "$out"/*/*.su | awk -F'\t' 'BEGIN{m=0} $2>m{m=$2} END{print m}')
 dynamic=$(cat "$out"/*/*.su | awk -F'\t' '$3 ~ /dynamic/' | wc -l)
 
