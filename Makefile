@@ -77,10 +77,12 @@ MCU_TARGETS = arm:arm-none-eabi riscv32:riscv32-unknown-elf
 test-mcu:
 	@bash scripts/deps.sh mcu
 	bash scripts/debsrc.sh cjson libcjson-dev $(MCU_BUILD)/src
+	bash scripts/debsrc.sh libsodium libsodium-dev $(MCU_BUILD)/src
 	@set -e; for t in $(MCU_TARGETS); do \
 	  arch=$${t%%:*}; tc=$${t#*:}; \
 	  cmake -S tests/mcu -B $(MCU_BUILD)/$$arch -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/$$tc.cmake \
-	    -DFSG_CJSON_SRC=$(CURDIR)/$(MCU_BUILD)/src/cjson; \
+	    -DFSG_CJSON_SRC=$(CURDIR)/$(MCU_BUILD)/src/cjson \
+	    -DFSG_SODIUM_SRC=$(CURDIR)/$(MCU_BUILD)/src/libsodium; \
 	  cmake --build $(MCU_BUILD)/$$arch -j $(JOBS); \
 	  ctest --test-dir $(MCU_BUILD)/$$arch --output-on-failure -j $(JOBS); \
 	done

@@ -52,7 +52,7 @@ fi
 work=$(mktemp -d "$dest/.debsrc.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && apt-get source -qq "$pkg=$version" >/dev/null)
-dir=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name "$pkg-*" | head -1)
+dir=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name "$pkg-*" -print -quit)
 [ -n "$dir" ] || { echo "debsrc: apt-get source $pkg=$version unpacked nothing" >&2; exit 1; }
 rm -rf "${dest:?}/$pkg"
 mv "$dir" "$dest/$pkg"
