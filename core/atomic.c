@@ -161,11 +161,6 @@ static int give_perm(struct fsg_atomic *a)
 #define give_perm(a) 0
 #endif
 
-int fsg_port_writable(const struct fsg_port *p, const char *path)
-{
-    return p->version >= 3 && p->writable != NULL ? p->writable(p->ctx, path) : 0;
-}
-
 void fsg_atomic_want(struct fsg_atomic *a, unsigned kinds)
 {
     fsg_hasher_init(&a->h, kinds);

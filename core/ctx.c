@@ -130,3 +130,8 @@ int fsg_port_remove(const struct fsg_port *p, const char *path)
 {
     return p->remove != NULL ? p->remove(p->ctx, path) : FSG_ERR_NOTSUP;
 }
+
+int fsg_port_writable(const struct fsg_port *p, const char *path)
+{
+    return p->version >= 3 && p->writable != NULL ? p->writable(p->ctx, path) : 0;
+}

@@ -34,9 +34,6 @@
 /* The key of an entry's pending hash: an edit under way (fsg_put). Readers
  * that do not know it, QuecPython's included, ignore it. */
 #define FSG_PENDING_KEY "fsg_pending"
-/* The speed-ups for big tables on hosts: batch hashing through
- * cfg.hash_files, and a user table byte-identical to the backup's copied
- * instead of parsed. FSG_SMALL leaves them out. */
 /* FSG_NO_PERM leaves out permission bits (struct fsg_port getperm and
  * setperm), which the file systems of small devices do not keep. */
 #ifdef FSG_NO_PERM
@@ -45,6 +42,9 @@
 #define FSG_PERMS 1
 #endif
 
+/* The speed-ups for big tables on hosts: batch hashing through
+ * cfg.hash_files, and a user table byte-identical to the backup's copied
+ * instead of parsed. FSG_SMALL leaves them out. */
 #ifdef FSG_SMALL
 #define FSG_SPEEDUPS 0
 #else
@@ -85,6 +85,9 @@ void fsg_emit(struct fsg_ctx *c, const struct fsg_event *ev);
 
 /* Port call helpers: FSG_ERR_NOTSUP where the port lacks the callback. */
 int fsg_port_remove(const struct fsg_port *p, const char *path);
+/* What the port's writable callback predicts for a change of path: 0 when
+ * it has none (struct fsg_port version 3). */
+int fsg_port_writable(const struct fsg_port *p, const char *path);
 
 /* ---- errors (error.c) ---- */
 
@@ -227,9 +230,6 @@ void fsg_atomic_perm(struct fsg_atomic *a, const struct fsg_port *port, const ch
 #else
 #define fsg_atomic_perm(a, port, path) ((void)(a), (void)(port), (void)(path))
 #endif
-/* What the port's writable callback predicts for a change of path: 0 when
- * it has none (struct fsg_port version 3). */
-int fsg_port_writable(const struct fsg_port *p, const char *path);
 /* Asks for the SHA-256 of the bytes written too; before the first write. */
 void fsg_atomic_want(struct fsg_atomic *a, unsigned kinds);
 int fsg_atomic_write(struct fsg_atomic *a, const void *data, size_t len);
